@@ -1,0 +1,3 @@
+//! Tamper-evident audit trail (placeholder until issue 5 lands).
+
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! The HTTP/WebSocket gateway: the layer onion, routes, contract errors.
+
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! The `rampart` command.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! SQLite state: sessions and their history.
+
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! Test fakes that speak real wire protocols over loopback (LLM providers).
+
+#![forbid(unsafe_code)]

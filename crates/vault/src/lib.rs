@@ -1,0 +1,3 @@
+//! Encrypted credential vault (placeholder until issue 3 lands).
+
+#![forbid(unsafe_code)]
