@@ -1,3 +1,42 @@
-//! Raw TOML to typed configuration; secret references; secure defaults.
+//! # rampart-config
+//!
+//! `config.toml` is parsed **once**, at start-up or on reload, into a typed [`Config`]. After that
+//! no code looks at raw TOML: a value that exists in a `Config` has already been checked.
+//!
+//! Rules this crate enforces:
+//! - **Unknown keys are errors**, naming the key and its line, so a misspelt security setting
+//!   (`api_requre_auth_local = false`) can never be silently ignored.
+//! - **Every default is the secure one**, and each is documented on its field: loopback bind,
+//!   authentication required even from loopback, strict security headers.
+//! - **Secrets are references** ([`SecretRef`]): `vault:NAME`, `env:VAR` or a literal. This crate
+//!   never resolves them; the vault crate does (vault > config file > environment).
+//!
+//! ```
+//! let cfg = rampart_config::Config::from_toml_str(r#"
+//! api_key = "env:RAMPART_API_KEY"
+//! [providers.default]
+//! kind = "scripted"
+//! "#, "config.toml").unwrap();
+//! assert_eq!(cfg.api_listen.to_string(), "127.0.0.1:4200");
+//! assert!(cfg.api_require_auth_local);
+//!
+//! let err = rampart_config::Config::from_toml_str("api_requre_auth_local = false", "config.toml")
+//!     .unwrap_err();
+//! assert!(err.to_string().contains("config.toml:1"));
+//! assert!(err.to_string().contains("api_requre_auth_local"));
+//! ```
 
 #![forbid(unsafe_code)]
+
+mod error;
+mod headers;
+mod model;
+mod provider;
+mod template;
+
+pub use error::ConfigError;
+pub use headers::SecurityHeaders;
+pub use model::{AgentsConfig, Config, DEFAULT_MAX_TURNS, MAX_TURNS_CEILING, SecurityConfig};
+pub use provider::{ProviderConfig, ProviderKind};
+pub use rampart_core::SecretRef;
+pub use template::{TemplateOptions, default_config_toml};

@@ -1,0 +1,256 @@
+//! The typed configuration and its raw serde form.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rampart_core::SecretRef;
+
+use crate::headers::RawHeaders;
+use crate::{ConfigError, ProviderConfig, SecurityHeaders};
+
+/// The whole configuration, parsed and checked.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// The gateway's API key (`api_key`). `None` means no key is configured: every protected
+    /// route then answers 401, and binding a non-loopback address is refused (SPEC A3).
+    pub api_key: Option<SecretRef>,
+    /// Where the gateway listens (`api_listen`). Default `127.0.0.1:4200`: loopback only (SPEC N1).
+    pub api_listen: SocketAddr,
+    /// Whether requests from loopback need the key too (`api_require_auth_local`). Default
+    /// `true`: a reverse proxy on the same host makes every request look local (SPEC A4).
+    pub api_require_auth_local: bool,
+    /// `[providers.NAME]` tables.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// `[security]`.
+    pub security: SecurityConfig,
+    /// `[agents]`: limits of the agent loop.
+    pub agents: AgentsConfig,
+}
+
+/// `[security]`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SecurityConfig {
+    /// `[security.headers]`, put on every response (SPEC N4).
+    pub headers: SecurityHeaders,
+}
+
+/// `[agents]`: limits that apply to every agent.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AgentsConfig {
+    /// `max_turns`: model calls per user message before the loop stops (default 8).
+    pub max_turns: usize,
+}
+
+/// The default and the ceiling of `[agents] max_turns`.
+///
+/// # Security
+/// A model that keeps calling tools must not run (and bill) forever; even a configured value is
+/// capped at [`MAX_TURNS_CEILING`].
+pub const DEFAULT_MAX_TURNS: usize = 8;
+/// The largest `max_turns` accepted.
+pub const MAX_TURNS_CEILING: usize = 64;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    api_key: Option<SecretRef>,
+    api_listen: Option<String>,
+    api_require_auth_local: Option<bool>,
+    #[serde(default)]
+    providers: BTreeMap<String, ProviderConfig>,
+    security: Option<RawSecurity>,
+    agents: Option<RawAgents>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    headers: Option<RawHeaders>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgents {
+    max_turns: Option<usize>,
+}
+
+impl Config {
+    /// Reads and parses `path`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] when the file can't be read, otherwise as [`Config::from_toml_str`].
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        Self::from_toml_str(&text, &file)
+    }
+
+    /// Parses TOML text; `file` names the source in error messages.
+    ///
+    /// # Errors
+    /// [`ConfigError::Parse`] (with the line) for syntax errors, unknown keys and wrong types;
+    /// [`ConfigError::Invalid`] for values that parse but are unacceptable.
+    pub fn from_toml_str(text: &str, file: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(&e, text, file))?;
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            file: file.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+
+        let api_listen = match raw.api_listen {
+            None => SocketAddr::from(([127, 0, 0, 1], 4200)),
+            Some(s) => s.parse().map_err(|_| {
+                invalid(
+                    "api_listen",
+                    format!("{s:?} is not an address like \"127.0.0.1:4200\""),
+                )
+            })?,
+        };
+        for (name, provider) in &raw.providers {
+            if let Some(url) = &provider.base_url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(invalid(
+                    &format!("providers.{name}.base_url"),
+                    "must start with http:// or https://".to_owned(),
+                ));
+            }
+        }
+        let security = raw.security.unwrap_or(RawSecurity { headers: None });
+        let headers = match security.headers {
+            None => SecurityHeaders::default(),
+            Some(h) => h
+                .into_headers()
+                .map_err(|(key, msg)| invalid(&format!("security.headers.{key}"), msg))?,
+        };
+        let max_turns = raw
+            .agents
+            .and_then(|a| a.max_turns)
+            .unwrap_or(DEFAULT_MAX_TURNS);
+        if max_turns == 0 || max_turns > MAX_TURNS_CEILING {
+            return Err(invalid(
+                "agents.max_turns",
+                format!("must be between 1 and {MAX_TURNS_CEILING}"),
+            ));
+        }
+        Ok(Self {
+            api_key: raw.api_key,
+            api_listen,
+            api_require_auth_local: raw.api_require_auth_local.unwrap_or(true),
+            providers: raw.providers,
+            security: SecurityConfig { headers },
+            agents: AgentsConfig { max_turns },
+        })
+    }
+
+    /// A path from the config, made absolute against `home` when relative.
+    #[must_use]
+    pub fn home_relative(home: &Path, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            home.join(path)
+        }
+    }
+}
+
+/// Turns a TOML/serde error into `file:line: message`, with the line taken from the error's span.
+fn parse_error(e: &toml::de::Error, text: &str, file: &str) -> ConfigError {
+    let line = e.span().map_or(1, |span| {
+        text.get(..span.start)
+            .map_or(1, |before| before.matches('\n').count() + 1)
+    });
+    let message = e.message().trim().replace("unknown field", "unknown key");
+    ConfigError::Parse {
+        file: file.to_owned(),
+        line,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str(s, "config.toml")
+    }
+
+    #[test]
+    fn empty_file_gives_secure_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.api_listen, SocketAddr::from(([127, 0, 0, 1], 4200)));
+        assert!(c.api_require_auth_local);
+        assert!(c.api_key.is_none());
+        assert_eq!(c.security.headers.x_frame_options, "DENY");
+        assert_eq!(c.agents.max_turns, DEFAULT_MAX_TURNS);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse(
+            "api_listen = \"127.0.0.1:1\"\n\n[security.headers]\ncsp = \"x\"\nframe = \"DENY\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("config.toml:5:"), "{err}");
+        assert!(err.contains("unknown key `frame`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_table_is_refused() {
+        let err = parse("[securty]\nallow_symlinks = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("securty"), "{err}");
+    }
+
+    #[test]
+    fn header_injection_is_refused() {
+        let err = parse("[security.headers]\ncsp = \"a\\r\\nSet-Cookie: x=1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("security.headers.csp"), "{err}");
+    }
+
+    #[test]
+    fn bad_listen_and_bad_provider_url_are_refused() {
+        assert!(parse("api_listen = \"localhost\"").is_err());
+        assert!(
+            parse("[providers.x]\nkind = \"openai\"\nbase_url = \"file:///etc/passwd\"\n").is_err()
+        );
+        assert!(parse("[providers.x]\nkind = \"gpt\"\n").is_err());
+        assert!(parse("[agents]\nmax_turns = 0\n").is_err());
+        assert!(parse("[agents]\nmax_turns = 1000\n").is_err());
+    }
+
+    #[test]
+    fn error_never_echoes_a_literal_secret() {
+        // A literal api_key on a line with a type error elsewhere must not be printed back.
+        let err = parse("api_key = \"sk-live-SECRET\"\napi_require_auth_local = \"no\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("SECRET"), "{err}");
+    }
+
+    #[test]
+    fn providers_parse() {
+        let c = parse("[providers.default]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\napi_key = \"env:K\"\n")
+            .unwrap();
+        let p = &c.providers["default"];
+        assert_eq!(p.kind, crate::ProviderKind::Openai);
+        assert_eq!(p.effective_base_url(), Some("http://127.0.0.1:1/v1"));
+        assert!(matches!(p.api_key, Some(SecretRef::Env(ref v)) if v == "K"));
+    }
+}

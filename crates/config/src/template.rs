@@ -1,0 +1,94 @@
+//! The commented `config.toml` that `rampart init` writes.
+
+use crate::ProviderKind;
+
+/// What `rampart init` was told about the provider.
+#[derive(Clone, Debug)]
+pub struct TemplateOptions {
+    /// The provider's protocol.
+    pub provider: ProviderKind,
+    /// Its base URL, if not the public default.
+    pub base_url: Option<String>,
+}
+
+/// Renders the default configuration: every secure default written out with the reason for it,
+/// so a user reading the file learns what each key protects.
+#[must_use]
+pub fn default_config_toml(opts: &TemplateOptions) -> String {
+    let kind = match opts.provider {
+        ProviderKind::Openai => "openai",
+        ProviderKind::Anthropic => "anthropic",
+        ProviderKind::Scripted => "scripted",
+    };
+    let base_url = opts.base_url.as_ref().map_or_else(
+        || "# base_url = \"http://127.0.0.1:11434/v1\"   # e.g. a local Ollama; default: the public API\n".to_owned(),
+        |u| format!("base_url = {}\n", toml_string(u)),
+    );
+    let api_key = match opts.provider {
+        ProviderKind::Scripted => "# api_key = \"vault:provider_api_key\"   # the scripted provider needs none\n".to_owned(),
+        _ => "api_key = \"vault:provider_api_key\"      # store it with: rampart vault set provider_api_key\n"
+            .to_owned(),
+    };
+    format!(
+        r#"# Rampart configuration. Every value below is the secure default; the comments say why.
+# Secrets are references: "vault:NAME" (encrypted vault), "env:VAR" (environment), or a literal
+# (works, but `rampart doctor` warns: a literal sits in plain text on disk).
+
+# The key every API client must present as "Authorization: Bearer KEY". `rampart init` generated
+# one into the vault; rotate it with `rampart keygen` + `rampart vault set api_key`.
+api_key = "vault:api_key"
+
+# Loopback only. To listen on another address an api_key is required, or start refuses.
+api_listen = "127.0.0.1:4200"
+
+# Require the key even from 127.0.0.1: a reverse proxy on this host makes every request local.
+api_require_auth_local = true
+
+# Agents name a provider as model = "default/MODEL".
+[providers.default]
+kind = "{kind}"
+{base_url}{api_key}
+[agents]
+# Model calls per user message before the loop stops; bounds cost and runaway tool loops.
+max_turns = 8
+
+[security.headers]
+# Sent on every response, errors included.
+csp = "default-src 'self'; script-src 'self'"
+x_frame_options = "DENY"
+x_content_type_options = "nosniff"
+strict_transport_security = "max-age=31536000; includeSubDomains"
+referrer_policy = "strict-origin-when-cross-origin"
+"#
+    )
+}
+
+/// A TOML basic string for `s` (quotes and backslashes escaped).
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    #[test]
+    fn template_parses_to_the_defaults() {
+        for provider in [
+            ProviderKind::Openai,
+            ProviderKind::Anthropic,
+            ProviderKind::Scripted,
+        ] {
+            let text = default_config_toml(&TemplateOptions {
+                provider,
+                base_url: Some("http://127.0.0.1:9/v1\"\nx=\"".to_owned()),
+            });
+            let c = Config::from_toml_str(&text, "config.toml").unwrap();
+            assert!(c.api_require_auth_local);
+            assert_eq!(c.api_listen.to_string(), "127.0.0.1:4200");
+            assert_eq!(c.providers["default"].kind, provider);
+            assert!(c.api_key.is_some());
+        }
+    }
+}
