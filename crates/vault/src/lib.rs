@@ -78,4 +78,18 @@ pub use passphrase::{PassphraseOptions, PassphraseReader};
 pub use resolve::{Resolver, Setting};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use secret::constant_time_eq;
+
+/// Entry points for the fuzz targets in `fuzz/` (not part of the supported API).
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Decodes a decrypted entry list, as [`crate::Vault::open`] does after authentication.
+    /// Returns the number of entries.
+    ///
+    /// # Errors
+    /// [`crate::VaultError::CorruptPayload`].
+    pub fn decode_entries(plain: &[u8]) -> Result<usize, crate::VaultError> {
+        crate::entries::decode(plain).map(|e| e.len())
+    }
+}
+
 pub use vault::{MAX_PASSPHRASE_LEN, MIN_PASSPHRASE_LEN, VAULT_FILE, Vault, vault_path};
