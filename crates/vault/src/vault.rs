@@ -361,3 +361,40 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, VaultError> {
     }
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_is_bound_even_for_a_holder_of_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.json");
+        let pass = SecretString::from("passphrase-1".to_owned());
+        let mut vault = Vault::create_with(&path, &pass, KdfParams::insecure_for_tests(8)).unwrap();
+        vault.set("k", SecretString::from("v".to_owned())).unwrap();
+        vault.save().unwrap();
+        let file = VaultFile::parse(&std::fs::read(&path).unwrap()).unwrap();
+        let key = derive_key(b"passphrase-1", file.salt(), file.iterations()).unwrap();
+        let open = |aad: Vec<u8>| {
+            let mut buf = file.ciphertext().to_vec();
+            aead_key(&key)
+                .open_in_place(
+                    Nonce::assume_unique_for_key(*file.nonce()),
+                    Aad::from(aad),
+                    &mut buf,
+                )
+                .is_ok()
+        };
+        assert!(open(file.associated_data()));
+        // Same key, same nonce, same ciphertext: only the header claims another work factor or salt.
+        assert!(!open(header_aad(file.iterations() + 1, file.salt())));
+        assert!(!open(header_aad(file.iterations(), &[0; SALT_LEN])));
+    }
+
+    #[test]
+    fn vault_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Vault>();
+    }
+}
