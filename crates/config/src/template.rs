@@ -25,14 +25,16 @@ pub fn default_config_toml(opts: &TemplateOptions) -> String {
         |u| format!("base_url = {}\n", toml_string(u)),
     );
     let api_key = match opts.provider {
-        ProviderKind::Scripted => "# api_key = \"vault:provider_api_key\"   # the scripted provider needs none\n".to_owned(),
-        _ => "api_key = \"vault:provider_api_key\"      # store it with: rampart vault set provider_api_key\n"
-            .to_owned(),
+        ProviderKind::Scripted => {
+            "# The scripted provider is offline and needs no key.\n".to_owned()
+        }
+        ProviderKind::Openai => key_comment("openai_api_key", "OPENAI_API_KEY"),
+        ProviderKind::Anthropic => key_comment("anthropic_api_key", "ANTHROPIC_API_KEY"),
     };
     format!(
         r#"# Rampart configuration. Every value below is the secure default; the comments say why.
 # Secrets are references: "vault:NAME" (encrypted vault), "env:VAR" (environment), or a literal
-# (works, but `rampart doctor` warns: a literal sits in plain text on disk).
+# (works, but then the secret sits in plain text on disk).
 
 # The key every API client must present as "Authorization: Bearer KEY". `rampart init` generated
 # one into the vault; rotate it with `rampart keygen` + `rampart vault set api_key`.
@@ -63,6 +65,15 @@ referrer_policy = "strict-origin-when-cross-origin"
     )
 }
 
+/// The comment explaining where a provider key comes from.
+fn key_comment(vault_name: &str, env_var: &str) -> String {
+    format!(
+        "# The key is looked up vault > config > environment: the vault entry `{vault_name}`\n\
+         # (rampart vault set {vault_name}), else api_key here, else ${env_var}. Local servers need none.\n\
+         # api_key = \"vault:{vault_name}\"\n"
+    )
+}
+
 /// A TOML basic string for `s` (quotes and backslashes escaped).
 fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
@@ -89,6 +100,7 @@ mod tests {
             assert_eq!(c.api_listen.to_string(), "127.0.0.1:4200");
             assert_eq!(c.providers["default"].kind, provider);
             assert!(c.api_key.is_some());
+            assert!(c.providers["default"].api_key.is_none());
         }
     }
 }

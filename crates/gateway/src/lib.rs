@@ -1,3 +1,150 @@
-//! The HTTP/WebSocket gateway: the layer onion, routes, contract errors.
+//! # rampart-gateway
+//!
+//! The HTTP and WebSocket front of Rampart: an axum application whose cross-cutting controls are
+//! tower layers composed once, in [`app`]. The onion, outermost first:
+//!
+//! ```text
+//! security headers        every response, errors and panics included (SPEC N4)
+//!  └ catch panic          a panicking handler becomes a contract 500; the gateway keeps serving
+//!    └ trace              one span per request
+//!      └ contract errors  any non-JSON error (404, 405, 413, extractor rejections) → {"error":{…}}
+//!        └ body limit     MAX_BODY_BYTES → 413
+//!          └ auth         Bearer key (or ?token= on WebSocket upgrades only) → Principal or 401;
+//!                         the route's least role from the one table in `access` → or 403
+//!            └ routes     handlers, which never see credentials
+//! ```
+//!
+//! Trust assumptions: everything in a request is hostile until a layer has checked it; the
+//! configuration and the agent runtime are trusted. No handler reaches into another crate's
+//! internals: they call the [`rampart_agent::Runtime`] API.
+//!
+//! [`check_bind`] refuses to expose the gateway beyond loopback without an API key (SPEC A3):
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! let public: SocketAddr = "0.0.0.0:4200".parse().unwrap();
+//! let local: SocketAddr = "127.0.0.1:4200".parse().unwrap();
+//! assert!(rampart_gateway::check_bind(public, false).is_err());
+//! assert!(rampart_gateway::check_bind(public, true).is_ok());
+//! assert!(rampart_gateway::check_bind(local, false).is_ok());
+//! ```
 
 #![forbid(unsafe_code)]
+
+pub mod access;
+mod auth;
+mod error;
+mod events;
+mod layers;
+mod routes;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{delete, get, post};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::{Authenticator, Principal};
+pub use error::ApiError;
+pub use events::Events;
+pub use layers::MAX_BODY_BYTES;
+pub use routes::ws::{MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, MAX_WS_TEXT_BYTES};
+pub use state::{AppState, GatewayInfo};
+
+/// Why the gateway would not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// A non-loopback address was configured without an API key (SPEC A3).
+    #[error(
+        "refusing to listen on {0} without an API key: set api_key in config.toml (see `rampart keygen`) or listen on 127.0.0.1"
+    )]
+    PublicBindWithoutKey(SocketAddr),
+    /// The socket could not be bound or served.
+    #[error("cannot serve on {addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Refuses a non-loopback listen address unless an API key is configured (SPEC A3).
+///
+/// # Errors
+/// [`GatewayError::PublicBindWithoutKey`].
+pub fn check_bind(addr: SocketAddr, has_key: bool) -> Result<(), GatewayError> {
+    if addr.ip().is_loopback() || has_key {
+        Ok(())
+    } else {
+        Err(GatewayError::PublicBindWithoutKey(addr))
+    }
+}
+
+/// The application with every layer, ready for `oneshot` tests or [`serve`].
+pub fn app(state: AppState) -> Router {
+    let headers = state.headers.clone();
+    let routes = Router::new()
+        .route("/api/health", get(routes::health::health))
+        .route("/api/health/detail", get(routes::health::detail))
+        .route(
+            "/api/agents",
+            get(routes::agents::list).post(routes::agents::create),
+        )
+        .route("/api/agents/{name}", delete(routes::agents::delete))
+        .route("/api/agents/{name}/message", post(routes::agents::message))
+        .route("/api/agents/{name}/ws", get(routes::ws::upgrade))
+        .route(
+            "/v1/chat/completions",
+            post(routes::openai::chat_completions),
+        )
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .with_state(state);
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(
+                headers,
+                layers::security_headers,
+            ))
+            .layer(CatchPanicLayer::custom(layers::panic_response))
+            .layer(TraceLayer::new_for_http())
+            .layer(middleware::from_fn(layers::contract_errors))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
+    )
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves, then drains in-flight requests.
+///
+/// # Errors
+/// [`GatewayError::Io`] when serving fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    let addr = listener.local_addr().map_err(|source| GatewayError::Io {
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(|source| GatewayError::Io { addr, source })
+}

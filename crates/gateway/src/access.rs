@@ -1,0 +1,89 @@
+//! Authorization: the one table of routes and the least role each needs (SPEC A1, A5).
+//!
+//! Adding a route means adding a row here; a route without a row is treated as needing an
+//! authenticated caller with the owner role, so a forgotten row fails closed.
+
+use http::Method;
+use rampart_core::Role;
+
+/// What a route requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No authentication: the named public allowlist.
+    Public,
+    /// An authenticated principal with at least this role.
+    AtLeast(Role),
+}
+
+/// `(method, route template, access)`. The public routes are exactly the `Public` rows.
+pub const ROUTES: &[(Method, &str, Access)] = &[
+    (Method::GET, "/api/health", Access::Public),
+    (
+        Method::GET,
+        "/api/health/detail",
+        Access::AtLeast(Role::Admin),
+    ),
+    (Method::GET, "/api/agents", Access::AtLeast(Role::Viewer)),
+    (Method::POST, "/api/agents", Access::AtLeast(Role::User)),
+    (
+        Method::DELETE,
+        "/api/agents/{name}",
+        Access::AtLeast(Role::User),
+    ),
+    (
+        Method::POST,
+        "/api/agents/{name}/message",
+        Access::AtLeast(Role::User),
+    ),
+    (
+        Method::GET,
+        "/api/agents/{name}/ws",
+        Access::AtLeast(Role::User),
+    ),
+    (
+        Method::POST,
+        "/v1/chat/completions",
+        Access::AtLeast(Role::User),
+    ),
+];
+
+/// The rule for a request. `matched` is the route template axum matched, `None` for unknown paths.
+#[must_use]
+pub fn rule(method: &Method, matched: Option<&str>) -> Access {
+    let Some(path) = matched else {
+        // Unknown path: authenticate first so anonymous probes can't map the API.
+        return Access::AtLeast(Role::Viewer);
+    };
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| m == method && *p == path)
+        .map_or(Access::AtLeast(Role::Owner), |(_, _, a)| *a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_health_is_public() {
+        let public: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.2 == Access::Public)
+            .map(|r| r.1)
+            .collect();
+        assert_eq!(public, ["/api/health"]);
+    }
+
+    #[test]
+    fn unknown_routes_fail_closed() {
+        assert_eq!(rule(&Method::GET, None), Access::AtLeast(Role::Viewer));
+        assert_eq!(
+            rule(&Method::PUT, Some("/api/agents")),
+            Access::AtLeast(Role::Owner)
+        );
+        assert_eq!(
+            rule(&Method::POST, Some("/api/health")),
+            Access::AtLeast(Role::Owner)
+        );
+    }
+}

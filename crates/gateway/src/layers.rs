@@ -1,0 +1,86 @@
+//! The gateway's cross-cutting layers, each one concern, composed once in [`crate::app`].
+
+use std::any::Any;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, header};
+use rampart_config::SecurityHeaders;
+
+use crate::ApiError;
+
+/// The largest request body any route accepts.
+///
+/// # Security
+/// Bodies are buffered to parse JSON; without a cap one client could make the gateway allocate
+/// without bound. 1 MiB is far above any chat message or agent manifest.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Puts `[security.headers]` on every response, errors and panics included (SPEC N4).
+pub(crate) async fn security_headers(
+    State(h): State<Arc<SecurityHeaders>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut resp = next.run(req).await;
+    let headers = resp.headers_mut();
+    let set: [(HeaderName, &http::HeaderValue); 5] = [
+        (header::CONTENT_SECURITY_POLICY, &h.csp),
+        (header::X_FRAME_OPTIONS, &h.x_frame_options),
+        (header::X_CONTENT_TYPE_OPTIONS, &h.x_content_type_options),
+        (
+            header::STRICT_TRANSPORT_SECURITY,
+            &h.strict_transport_security,
+        ),
+        (header::REFERRER_POLICY, &h.referrer_policy),
+    ];
+    for (name, value) in set {
+        headers.insert(name, value.clone());
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+/// Rewrites any error response that is not already a contract error (axum's 404/405, extractor
+/// rejections in text/plain, the body-limit 413) into `{"error":{"code","message"}}`.
+pub(crate) async fn contract_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (parts, _body) = resp.into_parts();
+    let mut fresh = ApiError::from_status(status).into_response();
+    // Keep headers that carry meaning for the client (Allow on 405, Retry-After on 429).
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            fresh.headers_mut().insert(name, v.clone());
+        }
+    }
+    fresh
+}
+
+/// The response for a panic inside a handler: a contract 500, the gateway keeps serving.
+pub(crate) fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let detail = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("non-string panic payload");
+    tracing::error!(panic = detail, "handler panicked; answered 500");
+    ApiError::internal().into_response()
+}

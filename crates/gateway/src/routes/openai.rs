@@ -1,0 +1,192 @@
+//! `POST /v1/chat/completions`: an OpenAI-compatible front door to an agent.
+//!
+//! `model` names the agent. The agent keeps its own history per session, so only the last `user`
+//! message of `messages` is sent as the turn's input; pass `session_id` (an extension field) to
+//! continue a session. `stream: true` answers with `chat.completion.chunk` server-sent events.
+
+use std::convert::Infallible;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use rampart_agent::{TurnEvent, TurnOutcome, TurnRequest};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{agent_name, parse_json};
+use crate::{ApiError, AppState};
+
+#[derive(serde::Deserialize)]
+pub(crate) struct CompletionRequest {
+    model: String,
+    messages: Vec<ChatMessage>,
+    #[serde(default)]
+    stream: bool,
+    #[serde(default)]
+    session_id: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChatMessage {
+    role: String,
+    #[serde(default)]
+    content: Value,
+}
+
+/// The text of a message's `content`: a string, or an array of `{"type":"text","text":…}` parts.
+fn content_text(content: &Value) -> Option<String> {
+    match content {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let texts: Vec<&str> = parts
+                .iter()
+                .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect();
+            (!texts.is_empty()).then(|| texts.join("\n"))
+        }
+        _ => None,
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn completion(model: &str, o: &TurnOutcome) -> Value {
+    json!({
+        "id": format!("chatcmpl-{}", o.session_id),
+        "object": "chat.completion",
+        "created": now_secs(),
+        "model": model,
+        "session_id": o.session_id,
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": o.reply },
+            "finish_reason": "stop",
+        }],
+        "usage": {
+            "prompt_tokens": o.usage.input_tokens,
+            "completion_tokens": o.usage.output_tokens,
+            "total_tokens": o.usage.input_tokens + o.usage.output_tokens,
+        },
+    })
+}
+
+fn chunk(model: &str, delta: &Value, finish: Option<&str>) -> Event {
+    Event::default().data(
+        json!({
+            "id": "chatcmpl-stream",
+            "object": "chat.completion.chunk",
+            "created": now_secs(),
+            "model": model,
+            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
+        })
+        .to_string(),
+    )
+}
+
+/// The handler.
+pub(crate) async fn chat_completions(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: CompletionRequest = parse_json(&body)?;
+    let agent = agent_name(&req.model)?;
+    let message = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .and_then(|m| content_text(&m.content))
+        .ok_or_else(|| {
+            ApiError::invalid_input("messages must contain a user message with text content")
+        })?;
+    let turn = TurnRequest {
+        agent,
+        session_id: req.session_id,
+        message,
+    };
+    if !req.stream {
+        let outcome = state.runtime.run_turn(turn, None).await?;
+        return Ok(Json(completion(&req.model, &outcome)).into_response());
+    }
+
+    // Streaming: the turn runs in its own task; its deltas become SSE chunks.
+    let (sse_tx, sse_rx) = mpsc::channel::<Event>(64);
+    let model = req.model;
+    tokio::spawn(async move {
+        let (tx, mut rx) = mpsc::channel(64);
+        let runtime = state.runtime.clone();
+        let run = runtime.run_turn(turn, Some(tx));
+        tokio::pin!(run);
+        let _ = sse_tx
+            .send(chunk(&model, &json!({ "role": "assistant" }), None))
+            .await;
+        let mut streamed = false;
+        let result = loop {
+            tokio::select! {
+                Some(event) = rx.recv() => {
+                    if let TurnEvent::Delta { text } = event {
+                        streamed = true;
+                        let _ = sse_tx.send(chunk(&model, &json!({ "content": text }), None)).await;
+                    }
+                }
+                result = &mut run => break result,
+            }
+        };
+        while let Ok(event) = rx.try_recv() {
+            if let TurnEvent::Delta { text } = event {
+                streamed = true;
+                let _ = sse_tx
+                    .send(chunk(&model, &json!({ "content": text }), None))
+                    .await;
+            }
+        }
+        match result {
+            Ok(outcome) => {
+                if !streamed {
+                    let _ = sse_tx
+                        .send(chunk(&model, &json!({ "content": outcome.reply }), None))
+                        .await;
+                }
+                let _ = sse_tx.send(chunk(&model, &json!({}), Some("stop"))).await;
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                let _ = sse_tx
+                    .send(Event::default().data(e.body().to_string()))
+                    .await;
+            }
+        }
+        let _ = sse_tx.send(Event::default().data("[DONE]")).await;
+    });
+    let events = stream::unfold(sse_rx, |mut rx| async move {
+        rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
+    });
+    Ok(Sse::new(events).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_text_accepts_strings_and_parts() {
+        assert_eq!(content_text(&json!("hi")), Some("hi".to_owned()));
+        assert_eq!(
+            content_text(
+                &json!([{"type":"text","text":"a"},{"type":"image_url"},{"type":"text","text":"b"}])
+            ),
+            Some("a\nb".to_owned())
+        );
+        assert_eq!(content_text(&json!(null)), None);
+        assert_eq!(content_text(&json!([])), None);
+    }
+}

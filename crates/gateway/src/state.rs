@@ -1,0 +1,33 @@
+//! The state every handler shares.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rampart_agent::Runtime;
+use rampart_config::SecurityHeaders;
+
+use crate::{Authenticator, Events};
+
+/// Handles to the layers below the gateway. Cloning is cheap (every field is shared).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The agent runtime: manifests, the agent loop, sessions.
+    pub runtime: Arc<Runtime>,
+    /// Verifies API keys; built from `api_key` and `api_require_auth_local`.
+    pub auth: Arc<Authenticator>,
+    /// `[security.headers]`, put on every response.
+    pub headers: Arc<SecurityHeaders>,
+    /// Where security events go (log, audit trail).
+    pub events: Events,
+    /// What `/api/health/detail` reports about the parts outside the gateway.
+    pub info: Arc<GatewayInfo>,
+}
+
+/// Facts for the authenticated health detail.
+#[derive(Debug)]
+pub struct GatewayInfo {
+    /// When the gateway started.
+    pub started: Instant,
+    /// `"unlocked"`, `"absent"` …: the vault's state at start-up.
+    pub vault: &'static str,
+}

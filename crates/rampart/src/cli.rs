@@ -1,0 +1,102 @@
+//! The command line, as clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Rampart: a self-hosted AI agent gateway whose product is security.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about)]
+pub(crate) struct Cli {
+    /// Rampart's home directory (default: $RAMPART_HOME, else ~/.rampart).
+    #[arg(long, global = true, env = "RAMPART_HOME", value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// The configuration file (default: HOME/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) config: Option<PathBuf>,
+    /// Log filter, e.g. `warn` or `rampart=debug` (default: $RAMPART_LOG, else info).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub(crate) log_level: Option<String>,
+    /// Read the vault passphrase from the first line of stdin (for services and scripts).
+    #[arg(long, global = true)]
+    pub(crate) passphrase_stdin: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the home, a config with secure defaults and an API key.
+    Init(InitArgs),
+    /// Run the gateway in the foreground until SIGINT/SIGTERM.
+    Start,
+    /// An offline end-to-end demonstration on a temporary home.
+    Demo,
+    /// Print a new API key: base64 of 32 random bytes.
+    Keygen,
+    /// Manage agents on the running gateway.
+    #[command(subcommand)]
+    Agents(AgentsCommand),
+    /// Manage the encrypted credential vault.
+    #[command(subcommand)]
+    Vault(VaultCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VaultCommand {
+    /// Store a secret; the value is read from stdin (after the passphrase line with
+    /// --passphrase-stdin), or asked for without echo on a terminal. Never from the command line.
+    Set {
+        /// The entry's name, e.g. openai_api_key.
+        name: String,
+    },
+    /// List the names of the stored secrets (never their values).
+    List,
+    /// Remove a secret.
+    Rm {
+        /// The entry's name.
+        name: String,
+    },
+    /// Change the passphrase: new salt, new key, everything re-encrypted. The new passphrase comes
+    /// from RAMPART_VAULT_NEW_PASSPHRASE, the second line of stdin with --passphrase-stdin, or a prompt.
+    Passwd,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Never prompt; fail instead when something would have to be asked.
+    #[arg(long)]
+    pub(crate) non_interactive: bool,
+    /// The provider's protocol.
+    #[arg(long, value_enum, default_value_t = ProviderArg::Scripted)]
+    pub(crate) provider: ProviderArg,
+    /// The provider's base URL (default: its public API).
+    #[arg(long, value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+    /// The model for the first agent, e.g. gpt-4o-mini.
+    #[arg(long, value_name = "M")]
+    pub(crate) model: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum ProviderArg {
+    Openai,
+    Anthropic,
+    Scripted,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AgentsCommand {
+    /// List agents.
+    List,
+    /// Create an agent from a manifest file (agent.toml).
+    Create {
+        /// The manifest.
+        file: PathBuf,
+    },
+    /// Delete an agent.
+    Delete {
+        /// The agent's name.
+        name: String,
+    },
+}

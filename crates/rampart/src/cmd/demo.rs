@@ -1,0 +1,235 @@
+//! `rampart demo`: an offline end-to-end run on a temporary home.
+//!
+//! It starts the real gateway in this process on a free loopback port with the `scripted`
+//! provider, then talks to it over real HTTP exactly as a client would, printing a transcript.
+//! Every step checks what it got back, so a broken layer makes the demo fail (exit 1).
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use rampart_config::Config;
+use rampart_vault::{SecretString, Vault};
+use serde_json::{Value, json};
+
+use crate::boot;
+use crate::exit::CliError;
+use crate::home::Home;
+use crate::secrets::{API_KEY_SETTING, Secrets, vault_error};
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.context("request to the demo gateway")?;
+        let status = resp.status().as_u16();
+        let value = resp.json().await.unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+}
+
+fn step(n: u32, what: &str) {
+    println!("\n[{n}] {what}");
+}
+
+pub(crate) fn run() -> Result<ExitCode, CliError> {
+    let dir = tempfile::Builder::new()
+        .prefix("rampart-demo-")
+        .tempdir()
+        .context("creating a temporary home")?;
+    let home = Home {
+        dir: dir.path().to_path_buf(),
+        config: dir.path().join("config.toml"),
+    };
+    let key = super::keygen::new_key()?;
+    // A real vault (600,000 PBKDF2 iterations) with a random passphrase holds the API key; the
+    // config refers to it as "vault:api_key", exactly as `rampart init` sets it up.
+    let passphrase = SecretString::from(super::keygen::new_key()?);
+    let vault_path = rampart_vault::vault_path(&home.dir);
+    let mut vault = Vault::create(&vault_path, &passphrase).map_err(vault_error)?;
+    vault
+        .set(API_KEY_SETTING.vault_name, SecretString::from(key.clone()))
+        .map_err(vault_error)?;
+    vault.save().map_err(vault_error)?;
+    let on_disk = std::fs::read(&vault_path).context("reading the demo vault")?;
+    let config_text = "api_key = \"vault:api_key\"\napi_listen = \"127.0.0.1:0\"\n[providers.default]\nkind = \"scripted\"\n";
+    let config = Config::from_toml_str(config_text, "demo config").map_err(CliError::usage)?;
+    let vault = Vault::open(&vault_path, &passphrase).map_err(vault_error)?;
+    let prepared = boot::prepare(&home, &config, &Secrets::with_vault(Some(vault)))?;
+    let key_on_disk = on_disk.windows(key.len()).any(|w| w == key.as_bytes());
+
+    super::tokio_runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(prepared.listen).await.context("binding a loopback port")?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(rampart_gateway::serve(listener, prepared.state, async {
+            let _ = stop_rx.await;
+        }));
+        println!("Rampart demo: a real gateway on http://{addr}, temporary home, scripted (offline) model.");
+        println!(
+            "The API key was generated into an encrypted vault ({} bytes on disk; key in plain text there: {}).",
+            on_disk.len(),
+            if key_on_disk { "YES" } else { "no" }
+        );
+        if key_on_disk {
+            return Err(CliError::runtime(anyhow::anyhow!("demo check failed: the vault file contains the key")));
+        }
+        let client = Client { http: reqwest::Client::new(), base: format!("http://{addr}"), key };
+        let result = script(&client).await;
+        let _ = stop_tx.send(());
+        let _ = server.await;
+        result.map_err(CliError::runtime)?;
+        println!("\nDemo finished: every step behaved as expected.");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn script(c: &Client) -> anyhow::Result<()> {
+    use reqwest::Method;
+    let key = Some(c.key.as_str());
+
+    step(1, "GET /api/health without a key (the one public route)");
+    let (s, v) = c.call(Method::GET, "/api/health", None, None).await?;
+    println!("    {s} {v}");
+    expect(
+        s == 200 && v == json!({"status":"ok"}),
+        "health must answer exactly {\"status\":\"ok\"}",
+    )?;
+
+    step(2, "GET /api/agents without a key: refused");
+    let (s, v) = c.call(Method::GET, "/api/agents", None, None).await?;
+    println!("    {s} {}", v["error"]);
+    expect(
+        s == 401 && v["error"]["code"] == "unauthorized",
+        "an anonymous request must get 401",
+    )?;
+
+    step(3, "GET /api/agents with a wrong key: refused");
+    let (s, v) = c
+        .call(Method::GET, "/api/agents", Some("not-the-key"), None)
+        .await?;
+    println!("    {s} {}", v["error"]);
+    expect(s == 401, "a wrong key must get 401")?;
+
+    step(
+        4,
+        "POST /api/agents: create \"assistant\", allowed only the `clock` tool",
+    );
+    let manifest = json!({
+        "name": "assistant",
+        "model": "default/scripted",
+        "system_prompt": "You are a helpful assistant.",
+        "capabilities": { "tools": ["clock"] }
+    });
+    let (s, v) = c
+        .call(Method::POST, "/api/agents", key, Some(manifest))
+        .await?;
+    println!("    {s} {v}");
+    expect(s == 201, "creating the agent must succeed")?;
+
+    step(5, "POST /api/agents/assistant/message \"What time is it?\"");
+    let (s, v) = c
+        .call(
+            Method::POST,
+            "/api/agents/assistant/message",
+            key,
+            Some(json!({"message": "What time is it?"})),
+        )
+        .await?;
+    print_reply(&v);
+    expect(s == 200, "the message must be answered")?;
+    expect(
+        v["tool_calls"].as_array().is_some_and(|t| {
+            t.iter()
+                .any(|c| c["name"] == "clock" && c["status"] == "ok")
+        }),
+        "the agent must have used the clock tool",
+    )?;
+    let session = v["session_id"].as_str().unwrap_or_default().to_owned();
+
+    step(6, "Same session: \"echo Rampart remembers this session\"");
+    let (s, v) = c
+        .call(
+            Method::POST,
+            "/api/agents/assistant/message",
+            key,
+            Some(json!({"message": "echo Rampart remembers this session", "session_id": session})),
+        )
+        .await?;
+    print_reply(&v);
+    expect(
+        s == 200 && v["session_id"] == session,
+        "the session must continue",
+    )?;
+
+    step(
+        7,
+        "POST /v1/chat/completions (OpenAI-compatible front door, model = agent name)",
+    );
+    let (s, v) = c
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            key,
+            Some(json!({"model": "assistant", "messages": [{"role": "user", "content": "echo hello from an OpenAI client"}]})),
+        )
+        .await?;
+    println!("    {s} {}", v["choices"][0]["message"]["content"]);
+    expect(
+        s == 200 && v["object"] == "chat.completion",
+        "the OpenAI-compatible route must answer",
+    )?;
+
+    step(
+        8,
+        "A route that does not exist, with the key: a contract error, not a stack trace",
+    );
+    let (s, v) = c.call(Method::GET, "/api/nope", key, None).await?;
+    println!("    {s} {v}");
+    expect(
+        s == 404 && v["error"]["code"] == "not_found",
+        "unknown routes must be contract 404s",
+    )?;
+    Ok(())
+}
+
+fn print_reply(v: &Value) {
+    if let Some(calls) = v["tool_calls"].as_array() {
+        for call in calls {
+            println!(
+                "    tool {} → {}",
+                call["name"].as_str().unwrap_or("?"),
+                call["status"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    println!(
+        "    reply: {}",
+        v["reply"]
+            .as_str()
+            .unwrap_or_else(|| v["error"]["message"].as_str().unwrap_or("?"))
+    );
+}
+
+fn expect(ok: bool, what: &str) -> anyhow::Result<()> {
+    if !ok {
+        bail!("demo check failed: {what}");
+    }
+    Ok(())
+}

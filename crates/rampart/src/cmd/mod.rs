@@ -1,0 +1,36 @@
+//! One module per subcommand.
+
+mod agents;
+mod demo;
+mod init;
+mod keygen;
+mod start;
+mod vault;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::exit::CliError;
+use crate::home::Home;
+
+/// Runs the parsed command.
+pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let home = || Home::resolve(cli.home.clone(), cli.config.clone()).map_err(CliError::usage);
+    let stdin = cli.passphrase_stdin;
+    match cli.command {
+        Command::Keygen => keygen::run(),
+        Command::Start => start::run(&home()?, stdin),
+        Command::Demo => demo::run(),
+        Command::Agents(cmd) => agents::run(&home()?, cmd, stdin),
+        Command::Init(ref args) => init::run(&home()?, args, stdin),
+        Command::Vault(cmd) => vault::run(&home()?, cmd, stdin),
+    }
+}
+
+/// A multi-threaded tokio runtime for commands that need one.
+pub(crate) fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::runtime(anyhow::anyhow!("starting the async runtime: {e}")))
+}

@@ -1,0 +1,398 @@
+//! End-to-end tests of the real `rampart` binary: it is started on a free loopback port against
+//! a fake OpenAI-compatible server and driven over HTTP like a client would.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failure is a test failure"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rampart_testkit::{FakeLlm, FakeReply};
+use serde_json::{Value, json};
+
+const KEY: &str = "test-key-0123456789abcdef0123456789abcdef";
+
+/// A running `rampart start`, killed on drop.
+struct Gateway {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Gateway {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops it with SIGTERM (a clean shutdown) and waits.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rampart(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    cmd.arg("--home")
+        .arg(home)
+        .env("RAMPART_TEST_API_KEY", KEY)
+        .env_remove("RAMPART_LOG");
+    cmd
+}
+
+/// Writes a home with a config pointing at `llm_base` and one agent, `assistant`, allowed `clock`.
+fn make_home(llm_base: &str, extra_config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "api_key = \"env:RAMPART_TEST_API_KEY\"\napi_listen = \"127.0.0.1:0\"\n{extra_config}\n\
+             [providers.default]\nkind = \"openai\"\nbase_url = \"{llm_base}\"\n"
+        ),
+    )
+    .unwrap();
+    let agent_dir = dir.path().join("agents").join("assistant");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    std::fs::write(
+        agent_dir.join("agent.toml"),
+        "name = \"assistant\"\nmodel = \"default/gpt-test\"\nsystem_prompt = \"Be brief.\"\n\
+         [capabilities]\ntools = [\"clock\"]\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// Starts `rampart start` and waits for its `listening on http://ADDR` line.
+fn start(home: &Path) -> Gateway {
+    let mut child = rampart(home)
+        .arg("start")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("listening on http://") {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the gateway printed `listening on http://ADDR`");
+    Gateway {
+        child,
+        addr: addr.parse().unwrap(),
+    }
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn assert_security_headers(h: &reqwest::header::HeaderMap) {
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin");
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    assert!(
+        h["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+}
+
+#[tokio::test]
+async fn agent_answers_through_tool_call_and_auth_holds() {
+    let llm = FakeLlm::start(vec![
+        FakeReply::tool_call("clock", json!({})),
+        FakeReply::text("It is tea time."),
+    ])
+    .await;
+    let home = make_home(&llm.base_url(), "");
+    let gw = start(home.path());
+    let http = reqwest::Client::new();
+
+    // The public route, exactly {"status":"ok"}, with the security headers.
+    let (s, h, v) = send(http.get(gw.url("/api/health"))).await;
+    assert_eq!((s, v), (200, json!({"status": "ok"})));
+    assert_security_headers(&h);
+
+    // No key, wrong key, key in the query string of a non-WebSocket route: all 401.
+    let msg = json!({"message": "what time is it?"});
+    let url = gw.url("/api/agents/assistant/message");
+    for req in [
+        http.post(&url).json(&msg),
+        http.post(&url).bearer_auth("wrong-key").json(&msg),
+        http.post(format!("{url}?token={KEY}")).json(&msg),
+        http.get(format!("{}?token={KEY}", gw.url("/api/agents"))),
+    ] {
+        let (s, h, v) = send(req).await;
+        assert_eq!(s, 401, "{v}");
+        assert_eq!(v["error"]["code"], "unauthorized");
+        assert_eq!(h["www-authenticate"], "Bearer");
+        assert_security_headers(&h);
+    }
+    assert!(
+        llm.requests().is_empty(),
+        "no refused request may reach the model"
+    );
+
+    // The real thing: tool call, tool result back to the model, then text.
+    let (s, h, v) = send(http.post(&url).bearer_auth(KEY).json(&msg)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_security_headers(&h);
+    assert_eq!(v["reply"], "It is tea time.");
+    assert_eq!(v["tool_calls"][0]["name"], "clock");
+    assert_eq!(v["tool_calls"][0]["status"], "ok");
+    let reqs = llm.requests();
+    assert_eq!(reqs.len(), 2);
+    let second = reqs[1].body["messages"].as_array().unwrap();
+    assert!(
+        second.iter().any(|m| m["role"] == "tool"),
+        "the tool result went back to the model"
+    );
+
+    // 404 with the key: a contract error with the headers.
+    let (s, h, v) = send(http.get(gw.url("/api/nothing-here")).bearer_auth(KEY)).await;
+    assert_eq!(s, 404);
+    assert_eq!(v["error"]["code"], "not_found");
+    assert_security_headers(&h);
+    gw.stop();
+}
+
+#[tokio::test]
+async fn failing_requests_get_contract_errors_and_the_gateway_keeps_serving() {
+    let llm = FakeLlm::start(vec![FakeReply::text("fine")]).await;
+    let home = make_home(&llm.base_url(), "");
+    let gw = start(home.path());
+    let http = reqwest::Client::new();
+    let url = gw.url("/api/agents/assistant/message");
+
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            http.post(&url)
+                .bearer_auth(KEY)
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "invalid_input",
+        ),
+        (
+            http.post(&url).bearer_auth(KEY).json(&json!({"msg": 1})),
+            400,
+            "invalid_input",
+        ),
+        (
+            http.post(gw.url("/api/agents/nobody/message"))
+                .bearer_auth(KEY)
+                .json(&json!({"message": "hi"})),
+            404,
+            "not_found",
+        ),
+        (
+            http.post(gw.url("/api/agents/..%2Fetc/message"))
+                .bearer_auth(KEY)
+                .json(&json!({"message": "hi"})),
+            404,
+            "not_found",
+        ),
+        (
+            http.post(&url)
+                .bearer_auth(KEY)
+                .json(&json!({"message": "hi", "session_id": "../../x"})),
+            400,
+            "invalid_input",
+        ),
+        (
+            http.put(gw.url("/api/agents")).bearer_auth(KEY),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            http.post(&url)
+                .bearer_auth(KEY)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 2 * 1024 * 1024]),
+            413,
+            "payload_too_large",
+        ),
+        (
+            http.post(gw.url("/api/agents"))
+                .bearer_auth(KEY)
+                .header("content-type", "application/json")
+                .body(r#"{"name":"../x","model":"default/m"}"#),
+            400,
+            "invalid_input",
+        ),
+    ];
+    for (req, status, code) in cases {
+        let (s, h, v) = send(req).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{v}"
+        );
+        assert_security_headers(&h);
+    }
+    // Still serving.
+    let (s, _, v) = send(
+        http.post(&url)
+            .bearer_auth(KEY)
+            .json(&json!({"message": "hi"})),
+    )
+    .await;
+    assert_eq!((s, v["reply"].as_str()), (200, Some("fine")));
+    gw.stop();
+}
+
+#[tokio::test]
+async fn a_session_survives_a_restart() {
+    let llm = FakeLlm::start(vec![
+        FakeReply::text("first answer"),
+        FakeReply::text("second answer"),
+    ])
+    .await;
+    let home = make_home(&llm.base_url(), "");
+    let http = reqwest::Client::new();
+
+    let gw = start(home.path());
+    let url = gw.url("/api/agents/assistant/message");
+    let (s, _, v) = send(
+        http.post(&url)
+            .bearer_auth(KEY)
+            .json(&json!({"message": "remember the word ZEBRA"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    gw.stop();
+
+    let gw = start(home.path());
+    let url = gw.url("/api/agents/assistant/message");
+    let (s, _, v) = send(
+        http.post(&url)
+            .bearer_auth(KEY)
+            .json(&json!({"message": "which word?", "session_id": session})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["session_id"], session.as_str());
+    let last = llm.requests().pop().unwrap();
+    let history = last.raw_body;
+    assert!(
+        history.contains("remember the word ZEBRA"),
+        "history was restored from SQLite: {history}"
+    );
+    assert!(history.contains("first answer"));
+    gw.stop();
+}
+
+#[test]
+fn refuses_a_public_bind_without_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "api_listen = \"0.0.0.0:0\"\n",
+    )
+    .unwrap();
+    let out = rampart(dir.path())
+        .arg("start")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 without an API key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_config_key_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "api_listen = \"127.0.0.1:0\"\napi_requre_auth_local = false\n",
+    )
+    .unwrap();
+    let out = rampart(dir.path())
+        .arg("start")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config.toml:2") && err.contains("api_requre_auth_local"),
+        "{err}"
+    );
+}
+
+#[test]
+fn keygen_prints_32_random_bytes_in_base64() {
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .arg("keygen")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let (a, b) = (run(), run());
+    assert_ne!(a, b);
+    use base64::Engine;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(&a)
+            .unwrap()
+            .len(),
+        32
+    );
+}
+
+#[test]
+fn demo_runs_offline_and_exits_zero() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .arg("demo")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Demo finished"), "{stdout}");
+}
