@@ -88,6 +88,57 @@ impl<R: Read> Lines<R> {
     }
 }
 
+/// What [`Lines::next_block`] found.
+#[derive(Debug)]
+pub(crate) enum NextBlock {
+    /// One or more complete lines, each ending in `\n`.
+    Lines(Vec<u8>),
+    /// End of input, with this many torn bytes after the last `\n`.
+    End(u64),
+    /// A line longer than [`MAX_LINE_BYTES`]; reading stops.
+    TooLong,
+}
+
+impl<R: Read> Lines<R> {
+    /// The next run of complete lines (up to the buffer size), for parallel processing.
+    pub(crate) fn next_block(&mut self) -> io::Result<NextBlock> {
+        loop {
+            if self.done {
+                return Ok(NextBlock::End(0));
+            }
+            let avail = &self.buf[self.start..self.end];
+            let last_nl = memchr::memrchr(b'\n', avail);
+            // A block is handed out only when the buffer is full or the input is exhausted,
+            // so blocks stay large.
+            if let Some(last) = last_nl
+                && (self.eof || self.start > 0 || self.end == self.buf.len())
+            {
+                let block = avail[..=last].to_vec();
+                self.start += last + 1;
+                return Ok(NextBlock::Lines(block));
+            }
+            let pending = self.end - self.start;
+            if last_nl.is_none() && pending >= MAX_LINE_BYTES {
+                self.done = true;
+                return Ok(NextBlock::TooLong);
+            }
+            if self.eof {
+                self.done = true;
+                return Ok(NextBlock::End(pending as u64));
+            }
+            self.buf.copy_within(self.start..self.end, 0);
+            self.start = 0;
+            self.end = pending;
+            match self.r.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 /// The end of an append-only file.
 #[derive(Debug)]
 pub(crate) struct Tail {
@@ -277,6 +328,38 @@ mod tests {
         assert_eq!(lines.len(), 300_000);
         assert_eq!(lines[299_999], b"299999");
         assert_eq!(end, "end");
+    }
+
+    #[test]
+    fn blocks_hold_whole_lines_across_reads() {
+        // A reader that returns at most 1000 bytes per read (like a pipe).
+        struct Slow<'a>(&'a [u8]);
+        impl Read for Slow<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(1000);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut data: Vec<u8> = (0..400_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        data.extend_from_slice(b"torn");
+        let mut l = Lines::new(Slow(&data));
+        let mut joined = Vec::new();
+        let torn = loop {
+            match l.next_block().unwrap() {
+                NextBlock::Lines(b) => {
+                    assert_eq!(b.last(), Some(&b'\n'));
+                    joined.extend_from_slice(&b);
+                }
+                NextBlock::End(t) => break t,
+                NextBlock::TooLong => panic!("too long"),
+            }
+        };
+        assert_eq!(torn, 4);
+        assert_eq!(joined, data[..data.len() - 4]);
     }
 
     #[test]

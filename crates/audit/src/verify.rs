@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::AuditError;
 use crate::checkpoint::Checkpoint;
 use crate::entry::Wire;
-use crate::fsio::{Lines, Next};
+use crate::fsio::{Lines, Next, NextBlock};
 use crate::hash::Hash;
 use crate::key::PublicKey;
 
@@ -394,6 +394,119 @@ impl<R: Read> Cps<R> {
     }
 }
 
+/// Most threads one verification uses to parse and hash entries.
+const MAX_VERIFY_THREADS: usize = 4;
+
+/// One entry as checked in isolation (parsed, hash recomputed).
+#[derive(Debug)]
+struct Item {
+    seq: u64,
+    prev: Hash,
+    hash: Hash,
+    hash_ok: bool,
+}
+
+/// The entries of one block up to the first malformed line or wrong hash.
+#[derive(Debug)]
+struct Checked {
+    items: Vec<Item>,
+    malformed: Option<String>,
+}
+
+/// Parses and hashes every line of `block` (complete lines only); stops at the first malformed
+/// line or hash mismatch, which the in-order pass then reports.
+fn check_block(block: &[u8]) -> Checked {
+    let mut items = Vec::with_capacity(block.len() / 256);
+    for raw in block
+        .strip_suffix(b"\n")
+        .unwrap_or(block)
+        .split(|&b| b == b'\n')
+    {
+        match Wire::parse(raw) {
+            Ok(w) => {
+                let hash_ok = w.hash_input().hash() == w.hash;
+                items.push(Item {
+                    seq: w.seq,
+                    prev: w.prev,
+                    hash: w.hash,
+                    hash_ok,
+                });
+                if !hash_ok {
+                    break;
+                }
+            }
+            Err(reason) => {
+                return Checked {
+                    items,
+                    malformed: Some(reason),
+                };
+            }
+        }
+    }
+    Checked {
+        items,
+        malformed: None,
+    }
+}
+
+/// The in-order state of the walk: linkage, position, pending checkpoint.
+struct Chain {
+    expected: u64,
+    prev: Hash,
+    line: u64,
+    next_cp: Option<(Checkpoint, u64)>,
+    log_id: Hash,
+    key: PublicKey,
+}
+
+impl Chain {
+    /// Records entry `seq` (well-formed, in place, linked, correctly hashed) and checks it
+    /// against the anchor and any checkpoints that sign it.
+    fn accept<C: Read>(
+        &mut self,
+        seq: u64,
+        hash: Hash,
+        cps: &mut Cps<C>,
+        opts: &VerifyOptions,
+        report: &mut VerifyReport,
+    ) -> io::Result<Option<Problem>> {
+        report.entries += 1;
+        report.head = Some((seq, hash));
+        if let Some(a) = &opts.anchor
+            && a.seq == seq
+            && a.head != hash
+        {
+            return Ok(Some(Problem::AnchorMismatch {
+                reason: format!("entry {seq} differs from the anchor"),
+            }));
+        }
+        while let Some((cp, cp_line)) = &self.next_cp {
+            if cp.seq != seq {
+                break;
+            }
+            if cp.head != hash {
+                return Ok(Some(Problem::CheckpointMismatch {
+                    seq,
+                    checkpoint_line: *cp_line,
+                }));
+            }
+            self.next_cp = match cps.next(&self.log_id, &self.key)? {
+                Ok(c) => c,
+                Err(p) => return Ok(Some(p)),
+            };
+        }
+        if let Some((cp, cp_line)) = &self.next_cp
+            && cp.seq < seq
+        {
+            // A checkpoint for an entry already passed without matching it.
+            return Ok(Some(Problem::CheckpointOutOfOrder { line: *cp_line }));
+        }
+        self.prev = hash;
+        self.expected = seq + 1;
+        Ok(None)
+    }
+}
+
 /// [`verify_with`] over readers (`checkpoints: None` = no checkpoints file). Used by the fuzzer.
 ///
 /// # Errors
@@ -500,93 +613,100 @@ fn walk<L: Read, C: Read>(
         }
     }
 
-    let mut next_cp = match cps.next(&log_id, &key)? {
+    let next_cp = match cps.next(&log_id, &key)? {
         Ok(c) => c,
         Err(p) => return Ok(Some(p)),
     };
 
-    let mut expected = 0u64;
-    let mut prev = Hash::ZERO;
-    let mut line_no = 1u64;
-    let mut current = Some((0u64, genesis.hash));
-    loop {
-        if let Some((seq, hash)) = current.take() {
-            // Entry `seq` is well-formed, in place, linked and correctly hashed.
-            report.entries += 1;
-            report.head = Some((seq, hash));
-            if let Some(a) = &opts.anchor
-                && a.seq == seq
-                && a.head != hash
-            {
-                return Ok(Some(Problem::AnchorMismatch {
-                    reason: format!("entry {seq} differs from the anchor"),
-                }));
-            }
-            while let Some((cp, cp_line)) = &next_cp {
-                if cp.seq != seq {
+    let mut chain = Chain {
+        expected: 0,
+        prev: Hash::ZERO,
+        line: 1,
+        next_cp,
+        log_id,
+        key,
+    };
+    if let Some(p) = chain.accept(0, genesis.hash, cps, opts, report)? {
+        return Ok(Some(p));
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, MAX_VERIFY_THREADS);
+    let mut done = false;
+    while !done {
+        // Read up to `workers` blocks, check them in parallel, then link them in order.
+        let mut blocks = Vec::with_capacity(workers);
+        let mut tail_problem = None;
+        while blocks.len() < workers {
+            match lines.next_block()? {
+                NextBlock::Lines(b) => blocks.push(b),
+                NextBlock::End(torn) => {
+                    report.torn_log_bytes = torn;
+                    done = true;
                     break;
                 }
-                if cp.head != hash {
-                    return Ok(Some(Problem::CheckpointMismatch {
-                        seq,
-                        checkpoint_line: *cp_line,
+                NextBlock::TooLong => {
+                    tail_problem = Some("line too long".to_owned());
+                    done = true;
+                    break;
+                }
+            }
+        }
+        let checked: Vec<Checked> = if blocks.len() <= 1 {
+            blocks.iter().map(|b| check_block(b)).collect()
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = blocks[1..]
+                    .iter()
+                    .map(|b| s.spawn(move || check_block(b)))
+                    .collect();
+                let mut out = vec![check_block(&blocks[0])];
+                for h in handles {
+                    out.push(h.join().unwrap_or_else(|_| Checked {
+                        items: Vec::new(),
+                        malformed: Some("verifier thread panicked".into()),
                     }));
                 }
-                next_cp = match cps.next(&log_id, &key)? {
-                    Ok(c) => c,
-                    Err(p) => return Ok(Some(p)),
-                };
-            }
-            if let Some((cp, cp_line)) = &next_cp
-                && cp.seq < seq
-            {
-                // A checkpoint for an entry we already passed without matching it.
-                return Ok(Some(Problem::CheckpointOutOfOrder { line: *cp_line }));
-            }
-            prev = hash;
-            expected = seq + 1;
-        }
-        let raw = match lines.next_line()? {
-            Next::Line(l) => l,
-            Next::Torn(n) => {
-                report.torn_log_bytes = n;
-                break;
-            }
-            Next::End => break,
-            Next::TooLong => {
-                return Ok(Some(Problem::Malformed {
-                    seq: expected,
-                    line: line_no + 1,
-                    reason: "line too long".into(),
-                }));
-            }
+                out
+            })
         };
-        line_no += 1;
-        let w = match Wire::parse(raw) {
-            Ok(w) => w,
-            Err(reason) => {
+        for c in checked {
+            for item in &c.items {
+                chain.line += 1;
+                if item.seq != chain.expected {
+                    return Ok(Some(Problem::SeqMismatch {
+                        expected: chain.expected,
+                        found: item.seq,
+                        line: chain.line,
+                    }));
+                }
+                if !item.hash_ok {
+                    return Ok(Some(Problem::HashMismatch { seq: item.seq }));
+                }
+                if item.prev != chain.prev {
+                    return Ok(Some(Problem::PrevMismatch { seq: item.seq }));
+                }
+                if let Some(p) = chain.accept(item.seq, item.hash, cps, opts, report)? {
+                    return Ok(Some(p));
+                }
+            }
+            if let Some(reason) = c.malformed {
                 return Ok(Some(Problem::Malformed {
-                    seq: expected,
-                    line: line_no,
+                    seq: chain.expected,
+                    line: chain.line + 1,
                     reason,
                 }));
             }
-        };
-        if w.seq != expected {
-            return Ok(Some(Problem::SeqMismatch {
-                expected,
-                found: w.seq,
-                line: line_no,
+        }
+        if let Some(reason) = tail_problem {
+            return Ok(Some(Problem::Malformed {
+                seq: chain.expected,
+                line: chain.line + 1,
+                reason,
             }));
         }
-        if w.hash_input().hash() != w.hash {
-            return Ok(Some(Problem::HashMismatch { seq: w.seq }));
-        }
-        if w.prev != prev {
-            return Ok(Some(Problem::PrevMismatch { seq: w.seq }));
-        }
-        current = Some((w.seq, w.hash));
     }
+    let (expected, next_cp, log_id, key) = (chain.expected, chain.next_cp, chain.log_id, chain.key);
 
     let head_seq = expected.saturating_sub(1);
     // Checkpoints left over sign entries the log no longer has.
