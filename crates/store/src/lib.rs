@@ -1,3 +1,44 @@
-//! SQLite state: sessions and their history.
+//! # rampart-store
+//!
+//! Rampart's SQLite state (`$RAMPART_HOME/data/rampart.db`): agent sessions and their message
+//! history. Later issues add pairings, allowlist additions, approvals and budgets here.
+//!
+//! - [`Store::open`] creates the file and migrates the schema (`PRAGMA user_version`), with WAL
+//!   and a busy timeout; [`Store::open_in_memory`] is for tests.
+//! - Sessions are keyed by `(agent, session id)`; one agent can never read another's session.
+//! - [`Store::load_history`] repairs what it loads ([`repair`]): rows that do not parse and tool
+//!   results without a matching call are quarantined, dangling tool calls are closed, so a corrupt
+//!   row never wedges a session (SPEC R2).
+//!
+//! ## Trust assumptions
+//! The database file is trusted not to be hostile (it lives in the user's home with the vault), but
+//! not to be intact: anything read back is parsed, and what does not parse is repaired around.
+//! Message contents (model and tool output) are untrusted data that the store only carries.
+//!
+//! ```
+//! use rampart_store::{Message, SessionId, Store};
+//!
+//! let store = Store::open_in_memory()?;
+//! let agent = "assistant".parse().unwrap();
+//! let session = SessionId::generate()?;
+//! store.ensure_session(&agent, &session)?;
+//! store.append(&agent, &session, &[Message::user("hello"), Message::assistant("hi!")])?;
+//! let history = store.load_history(&agent, &session)?;
+//! assert_eq!(history.messages.len(), 2);
+//! assert!(history.repair.is_clean());
+//! # Ok::<(), rampart_store::StoreError>(())
+//! ```
 
 #![forbid(unsafe_code)]
+
+mod error;
+mod message;
+pub mod repair;
+mod session_id;
+mod store;
+
+pub use error::StoreError;
+pub use message::{Message, ToolCallRequest};
+pub use repair::RepairReport;
+pub use session_id::{MAX_SESSION_ID_LEN, SessionId};
+pub use store::{BUSY_TIMEOUT, History, MAX_HISTORY_ROWS, MAX_MESSAGE_BYTES, SessionInfo, Store};

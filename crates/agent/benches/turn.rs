@@ -1,0 +1,2 @@
+//! Benchmarks of one agent turn (filled in below).
+fn main() {}

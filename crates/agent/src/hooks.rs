@@ -1,0 +1,128 @@
+//! Where later layers plug into the loop: one pre-call policy hook and one observer.
+//!
+//! - [`ToolPolicy`] is asked before every tool call that passed the capability check. The policy
+//!   layer (budgets A6, approvals A7, loop guard T5, taint T7) implements it; the default allows.
+//! - [`TurnObserver`] sees every model call and tool call after the fact. The audit trail (D2)
+//!   implements it; the default does nothing.
+//!
+//! Both are handed to the runtime in `RuntimeOptions`, never reached through a global.
+
+use std::fmt;
+use std::time::Duration;
+
+use rampart_core::AgentName;
+use rampart_store::{RepairReport, SessionId, ToolCallRequest};
+
+use crate::provider::{ProviderError, Usage};
+use crate::tool::{ToolCallRecord, ToolContext, ToolRisk};
+
+/// A policy's answer for one tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PolicyDecision {
+    /// Run it.
+    Allow,
+    /// Refuse it (status `denied`), with the reason shown to the model and client.
+    Deny(String),
+    /// Hold it until a human approves (status `approval_required`).
+    ApprovalRequired {
+        /// The id the approval API uses.
+        approval_id: String,
+    },
+    /// Refuse it because a guard tripped (status `blocked`: loop guard, budget).
+    Block(String),
+}
+
+/// The pre-call hook. Called after the capability check, before the tool runs.
+#[async_trait::async_trait]
+pub trait ToolPolicy: Send + Sync {
+    /// Decides one call.
+    async fn check(
+        &self,
+        ctx: &ToolContext,
+        call: &ToolCallRequest,
+        risk: ToolRisk,
+    ) -> PolicyDecision;
+}
+
+/// The default policy: capabilities alone decide (everything that passed them is allowed).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllowAll;
+
+#[async_trait::async_trait]
+impl ToolPolicy for AllowAll {
+    async fn check(&self, _: &ToolContext, _: &ToolCallRequest, _: ToolRisk) -> PolicyDecision {
+        PolicyDecision::Allow
+    }
+}
+
+/// Something the loop did, for the observer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Observed<'a> {
+    /// One model call finished (successfully or not).
+    ModelCall {
+        /// The agent.
+        agent: &'a AgentName,
+        /// The session.
+        session_id: &'a SessionId,
+        /// The configured provider's name.
+        provider: &'a str,
+        /// The model id.
+        model: &'a str,
+        /// Tokens used (zero on failure).
+        usage: Usage,
+        /// The failure, if any.
+        error: Option<&'a ProviderError>,
+        /// How long the call took.
+        elapsed: Duration,
+    },
+    /// One tool call was decided and (unless refused) run.
+    ToolCall {
+        /// The call's context.
+        ctx: &'a ToolContext,
+        /// What the model asked for.
+        call: &'a ToolCallRequest,
+        /// The tool's risk, when the tool exists.
+        risk: Option<ToolRisk>,
+        /// What happened.
+        record: &'a ToolCallRecord,
+        /// How long the call took.
+        elapsed: Duration,
+    },
+    /// A session's stored history had to be repaired before the turn.
+    SessionRepaired {
+        /// The agent.
+        agent: &'a AgentName,
+        /// The session.
+        session_id: &'a SessionId,
+        /// What changed.
+        report: &'a RepairReport,
+    },
+}
+
+/// The observer hook. Must be quick and must not fail the turn (it is called inline).
+pub trait TurnObserver: Send + Sync {
+    /// Called for every observed action.
+    fn observe(&self, event: &Observed<'_>);
+}
+
+/// The default observer: does nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopObserver;
+
+impl TurnObserver for NoopObserver {
+    fn observe(&self, _: &Observed<'_>) {}
+}
+
+impl fmt::Debug for dyn ToolPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ToolPolicy")
+    }
+}
+
+impl fmt::Debug for dyn TurnObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TurnObserver")
+    }
+}
