@@ -75,6 +75,10 @@ pub(crate) async fn contract_errors(req: Request, next: Next) -> Response {
 }
 
 /// The response for a panic inside a handler: a contract 500, the gateway keeps serving.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the signature CatchPanicLayer::custom requires"
+)]
 pub(crate) fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let detail = err
         .downcast_ref::<String>()

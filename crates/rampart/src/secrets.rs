@@ -1,6 +1,6 @@
 //! The process's secrets: the unlocked vault (if any) and the resolution chain over it.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use rampart_config::{Config, ProviderConfig, ProviderKind, SecretRef};
 use rampart_vault::passphrase::PassphraseReader;
@@ -70,7 +70,7 @@ impl Secrets {
             return Ok(Self { vault: None });
         }
         Ok(Self {
-            vault: Some(open_vault(path, from_stdin)?),
+            vault: Some(open_vault(&path, from_stdin)?),
         })
     }
 
@@ -130,7 +130,7 @@ fn optional(r: Result<SecretString, VaultError>) -> Result<Option<SecretString>,
 }
 
 /// Reads the passphrase and opens the vault at `path` (one key derivation).
-pub(crate) fn open_vault(path: PathBuf, from_stdin: bool) -> Result<Vault, CliError> {
+pub(crate) fn open_vault(path: &Path, from_stdin: bool) -> Result<Vault, CliError> {
     let mut reader = PassphraseReader::from_process();
     let pass = reader
         .passphrase(PassphraseOptions {
@@ -138,5 +138,5 @@ pub(crate) fn open_vault(path: PathBuf, from_stdin: bool) -> Result<Vault, CliEr
             confirm: false,
         })
         .map_err(vault_error)?;
-    Vault::open(&path, &pass).map_err(vault_error)
+    Vault::open(path, &pass).map_err(vault_error)
 }

@@ -47,6 +47,12 @@ impl Drop for Gateway {
     }
 }
 
+/// An HTTP client (reqwest here is built on rustls with the ring provider, installed once).
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 fn rampart(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
     cmd.arg("--home")
@@ -140,7 +146,7 @@ async fn agent_answers_through_tool_call_and_auth_holds() {
     .await;
     let home = make_home(&llm.base_url(), "");
     let gw = start(home.path());
-    let http = reqwest::Client::new();
+    let http = http();
 
     // The public route, exactly {"status":"ok"}, with the security headers.
     let (s, h, v) = send(http.get(gw.url("/api/health"))).await;
@@ -195,7 +201,7 @@ async fn failing_requests_get_contract_errors_and_the_gateway_keeps_serving() {
     let llm = FakeLlm::start(vec![FakeReply::text("fine")]).await;
     let home = make_home(&llm.base_url(), "");
     let gw = start(home.path());
-    let http = reqwest::Client::new();
+    let http = http();
     let url = gw.url("/api/agents/assistant/message");
 
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
@@ -283,7 +289,7 @@ async fn a_session_survives_a_restart() {
     ])
     .await;
     let home = make_home(&llm.base_url(), "");
-    let http = reqwest::Client::new();
+    let http = http();
 
     let gw = start(home.path());
     let url = gw.url("/api/agents/assistant/message");
@@ -395,4 +401,66 @@ fn demo_runs_offline_and_exits_zero() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("Demo finished"), "{stdout}");
+}
+
+#[tokio::test]
+async fn websocket_takes_the_token_in_the_query_and_streams_a_reply() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+    let llm = FakeLlm::start(vec![FakeReply::text("hello over a socket")]).await;
+    let home = make_home(&llm.base_url(), "");
+    let gw = start(home.path());
+    let ws_url = format!("ws://{}/api/agents/assistant/ws", gw.addr);
+
+    // Without a token, and with a wrong one, the upgrade is refused with 401.
+    for url in [ws_url.clone(), format!("{ws_url}?token=wrong")] {
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Err(WsError::Http(resp)) => assert_eq!(resp.status().as_u16(), 401),
+            other => panic!("expected a 401 refusal, got {other:?}"),
+        }
+    }
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws_url}?token={KEY}"))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text(
+            json!({"type": "message", "text": "hi"}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    let reply = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+        if v["type"] != "delta" {
+            break v;
+        }
+    };
+    assert_eq!(reply["type"], "reply", "{reply}");
+    assert_eq!(reply["reply"], "hello over a socket");
+
+    // Text over the 32 KB limit is refused with a contract error; the socket stays usable.
+    socket
+        .send(Message::Text(
+            json!({"type": "message", "text": "x".repeat(40 * 1024)})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    let frame = socket.next().await.unwrap().unwrap();
+    let v: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["code"], "payload_too_large");
+    assert_eq!(
+        llm.requests().len(),
+        1,
+        "the oversized text never reached the model"
+    );
+    gw.stop();
 }

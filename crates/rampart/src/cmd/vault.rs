@@ -22,7 +22,7 @@ pub(crate) fn run(home: &Home, cmd: VaultCommand, from_stdin: bool) -> Result<Ex
     let path = rampart_vault::vault_path(&home.dir);
     match cmd {
         VaultCommand::List => {
-            let vault = open_vault(path, from_stdin)?;
+            let vault = open_vault(&path, from_stdin)?;
             for name in vault.names() {
                 println!("{name}");
             }
@@ -43,7 +43,7 @@ pub(crate) fn run(home: &Home, cmd: VaultCommand, from_stdin: bool) -> Result<Ex
             eprintln!("stored {name} in {}", path.display());
         }
         VaultCommand::Rm { name } => {
-            let mut vault = open_vault(path, from_stdin)?;
+            let mut vault = open_vault(&path, from_stdin)?;
             if !vault.remove(&name) {
                 return Err(CliError::usage(anyhow::anyhow!(
                     "the vault has no entry named {name:?}"
