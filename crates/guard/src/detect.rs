@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::normalize::{is_sep, normalize_phrase};
 use crate::rules::{RULES, Rule};
@@ -30,6 +30,10 @@ impl Phrase {
     /// If the phrase starts at view byte `w` and ends on a word boundary, the index of the separator after it.
     #[inline]
     fn at(&self, view: &[u8], w: usize) -> Option<usize> {
+        // Most candidate words differ in their first byte; test it before comparing the slices.
+        if view.get(w) != self.bytes.first() {
+            return None;
+        }
         let end = w + self.bytes.len();
         let rest = view.get(w..end)?;
         let next = *view.get(end)?;
@@ -110,6 +114,7 @@ impl Detector {
         // reason: a build failure is a bug in the static rule table, caught by every test
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .expect("rule anchors build an automaton");
         Detector {

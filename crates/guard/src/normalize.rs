@@ -275,34 +275,39 @@ pub(crate) struct Normalized {
 /// Longer inputs are scanned in overlapping windows by the caller (`scan`), never truncated, so an injection
 /// placed after a long filler is still seen.
 pub(crate) const MAX_VIEW_INPUT: usize = 1 << 30;
+const _: () = assert!(
+    MAX_VIEW_INPUT < u32::MAX as usize / 2,
+    "view offsets must fit in u32"
+);
 
 struct Builder {
     text: Vec<u8>,
     segs: Vec<Seg>,
-    linear_delta: Option<u32>,
-    run: Option<(u32, u32, bool)>,
+    /// `orig - norm` of the current linear segment, when the last byte pushed was linear.
+    delta: Option<u32>,
+    /// Whether the last byte pushed is a separator.
+    prev_sep: bool,
 }
 
 impl Builder {
     #[inline]
     fn norm_len(&self) -> u32 {
-        // The input is at most MAX_VIEW_INPUT bytes and a character folds to at most 255 bytes per 4 input bytes,
-        // so the view stays far below u32::MAX for the inputs we accept.
+        // Inputs are at most MAX_VIEW_INPUT bytes and folds are bounded, so the view fits in u32.
         u32::try_from(self.text.len()).unwrap_or(u32::MAX)
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_linear(&mut self, byte: u8, orig: u32) {
         let len = self.norm_len();
         let delta = orig.wrapping_sub(len);
-        if self.linear_delta != Some(delta) {
+        if self.delta != Some(delta) {
             self.segs.push(Seg {
                 norm: len,
                 orig,
                 orig_end: 0,
                 linear: true,
             });
-            self.linear_delta = Some(delta);
+            self.delta = Some(delta);
         }
         self.text.push(byte);
     }
@@ -316,97 +321,99 @@ impl Builder {
             orig_end,
             linear: false,
         });
-        self.linear_delta = None;
+        self.delta = None;
         self.text.extend_from_slice(bytes);
     }
 
-    #[inline]
-    fn sep(&mut self, start: u32, end: u32, colon: bool) {
-        self.run = Some(match self.run {
-            Some((s, _, c)) => (s, end, c | colon),
-            None => (start, end, colon),
-        });
-    }
-
-    #[inline]
-    fn flush_run(&mut self) {
-        if let Some((s, e, colon)) = self.run.take() {
-            let byte = if colon { b':' } else { b' ' };
-            if e == s + 1 {
-                self.push_linear(byte, s);
-            } else {
-                self.push_group(&[byte], s, e);
-            }
+    /// A separator run is one byte at the position of its first character; later ones only turn it into a
+    /// colon when they are one.
+    #[inline(always)]
+    fn fold_into_run(&mut self, colon: bool) {
+        if colon && let Some(last) = self.text.last_mut() {
+            *last = b':';
         }
     }
 }
 
 impl Normalized {
     /// Builds the view of `input` (at most [`MAX_VIEW_INPUT`] bytes; longer input is cut there).
+    #[allow(clippy::cast_possible_truncation)] // reason: offsets are below MAX_VIEW_INPUT, asserted to fit in u32
     pub(crate) fn new(input: &str) -> Self {
         let input = crate::scan::prefix_at_boundary(input, MAX_VIEW_INPUT);
         let bytes = input.as_bytes();
         let mut b = Builder {
             text: Vec::with_capacity(bytes.len() + 2),
-            segs: Vec::with_capacity(bytes.len() / 32 + 4),
-            linear_delta: None,
-            run: Some((0, 0, false)),
+            segs: Vec::with_capacity(bytes.len() / 16 + 4),
+            delta: None,
+            prev_sep: true,
         };
+        b.push_group(b" ", 0, 0);
         let mut scratch = Vec::new();
         let mut i = 0usize;
         while i < bytes.len() {
             let byte = bytes[i];
-            let pos = u32::try_from(i).unwrap_or(u32::MAX);
             if byte < 0x80 {
+                // The ASCII fast path: one table lookup per byte.
                 let class = ASCII_FOLD[byte as usize];
-                if class < 0x80 {
-                    if b.run.is_some() {
-                        b.flush_run();
-                    }
-                    b.push_linear(class, pos);
-                } else if class != DROP {
-                    b.sep(pos, pos + 1, class == COLON);
-                }
+                let pos = i as u32; // i < MAX_VIEW_INPUT < u32::MAX
                 i += 1;
+                if class < 0x80 {
+                    b.push_linear(class, pos);
+                    b.prev_sep = false;
+                } else if class != DROP {
+                    if b.prev_sep {
+                        b.fold_into_run(class == COLON);
+                    } else {
+                        b.push_linear(if class == COLON { b':' } else { b' ' }, pos);
+                        b.prev_sep = true;
+                    }
+                }
                 continue;
             }
             let Some(c) = input[i..].chars().next() else {
                 break;
             };
             let clen = c.len_utf8();
-            let end = pos + u32::try_from(clen).unwrap_or(4);
+            let pos = i as u32;
+            let end = pos + clen as u32;
             let cp = c as u32;
+            let tabled = cp < 0x1_0000 || (SUPP_START..SUPP_END).contains(&cp);
             let fold = if cp < 0x1_0000 {
                 table().bmp[cp as usize]
-            } else if (SUPP_START..SUPP_END).contains(&cp) {
+            } else if tabled {
                 table().supp[(cp - SUPP_START) as usize]
             } else {
                 fold_slow(c, &mut scratch)
             };
             match fold {
                 Fold::Drop => {}
-                Fold::Sep(colon) => b.sep(pos, end, colon),
+                Fold::Sep(colon) => {
+                    if b.prev_sep {
+                        b.fold_into_run(colon);
+                    } else {
+                        b.push_group(if colon { b":" } else { b" " }, pos, end);
+                        b.prev_sep = true;
+                    }
+                }
                 Fold::Text { off, len } => {
-                    b.flush_run();
-                    if cp < 0x1_0000 || (SUPP_START..SUPP_END).contains(&cp) {
-                        let pool = &table().pool;
-                        let off = off as usize;
-                        b.push_group(&pool[off..off + usize::from(len)], pos, end);
+                    let off = off as usize;
+                    let range = off..off + usize::from(len);
+                    if tabled {
+                        b.push_group(&table().pool[range], pos, end);
                     } else {
                         let s = std::mem::take(&mut scratch);
-                        let off = off as usize;
-                        b.push_group(&s[off..off + usize::from(len)], pos, end);
+                        b.push_group(&s[range], pos, end);
                         scratch = s;
                     }
+                    b.prev_sep = false;
                 }
             }
             i += clen;
         }
-        let end = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-        if b.run.is_none() {
-            b.run = Some((end, end, false));
+        if !b.prev_sep {
+            let end = bytes.len() as u32;
+            b.push_group(b" ", end, end);
         }
-        b.flush_run();
         Normalized {
             text: b.text,
             segs: b.segs,
@@ -524,6 +531,7 @@ mod tests {
         assert_eq!(view("ＩＧＮＯＲＥ"), " ignore ");
         assert_eq!(view("1gn0r3"), " ignore ");
         assert_eq!(view("new instructions :  do"), " new instructions:do ");
+        assert_eq!(view("  a  "), " a ");
         assert_eq!(view("𝐢𝐠𝐧𝐨𝐫𝐞"), " ignore ");
         assert_eq!(view("ig\u{E0041}nore"), " ignore ");
         assert_eq!(view("you're"), " youre ");

@@ -152,20 +152,28 @@ pub(crate) fn decode_and_rescan(
     }
     let bytes = text.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
-        if !is_token_byte(bytes[i]) {
-            i += 1;
+    while i + MIN_ENCODED_TOKEN <= bytes.len() {
+        // A token of MIN_ENCODED_TOKEN bytes starting in i..i+MIN must cover byte i+MIN-1: when that byte is not a
+        // token byte, skip the whole stretch (prose has few long tokens, so most steps skip).
+        let probe = i + MIN_ENCODED_TOKEN - 1;
+        if !is_token_byte(bytes[probe]) {
+            i = probe + 1;
             continue;
         }
-        let start = i;
-        while i < bytes.len() && is_token_byte(bytes[i]) {
-            i += 1;
+        let mut start = probe;
+        while start > i && is_token_byte(bytes[start - 1]) {
+            start -= 1;
         }
-        if i - start < MIN_ENCODED_TOKEN {
+        let mut end = probe + 1;
+        while end < bytes.len() && is_token_byte(bytes[end]) {
+            end += 1;
+        }
+        i = end;
+        if end - start < MIN_ENCODED_TOKEN {
             continue;
         }
-        // Token bytes are ASCII, so start..i is on character boundaries.
-        let token = &text[start..i];
+        // Token bytes are ASCII, so start..end is on character boundaries.
+        let token = &text[start..end];
         let Some((decoded, enc)) = decode_token(token) else {
             continue;
         };
@@ -174,7 +182,7 @@ pub(crate) fn decode_and_rescan(
             return;
         }
         budget.left -= decoded.len();
-        let span = outer.unwrap_or([base + start, base + i]);
+        let span = outer.unwrap_or([base + start, base + end]);
         via.push(enc);
         scan_into(&decoded, kind, depth + 1, Some(span), via, budget, out);
         via.pop();
