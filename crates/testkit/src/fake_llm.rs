@@ -285,11 +285,13 @@ fn respond(status: StatusCode, content_type: &str, body: String) -> Response {
         .unwrap_or_default()
 }
 
-/// Sends an SSE body in 37-byte chunks, so that lines and UTF-8 sequences are split across reads.
+/// Sends an SSE body in small chunks (37 bytes, or 1/256 of a large body), so that lines and
+/// UTF-8 sequences are split across reads.
 fn sse(text: String) -> Response {
     let bytes = text.into_bytes();
+    let size = (bytes.len() / 256).max(37);
     let chunks: Vec<Result<Vec<u8>, std::convert::Infallible>> =
-        bytes.chunks(37).map(|c| Ok(c.to_vec())).collect();
+        bytes.chunks(size).map(|c| Ok(c.to_vec())).collect();
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream")

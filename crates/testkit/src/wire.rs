@@ -20,10 +20,12 @@ impl Answer {
     }
 }
 
-/// Splits text into pieces of about `n` characters (at char boundaries).
+/// Splits text into pieces of about `n` characters (at char boundaries); long texts into at most
+/// about 64 pieces.
 fn pieces(s: &str, n: usize) -> Vec<String> {
     let chars: Vec<char> = s.chars().collect();
-    chars.chunks(n.max(1)).map(|c| c.iter().collect()).collect()
+    let n = n.max(chars.len() / 64).max(1);
+    chars.chunks(n).map(|c| c.iter().collect()).collect()
 }
 
 pub(crate) fn openai_json(a: &Answer) -> String {
