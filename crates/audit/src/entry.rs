@@ -81,6 +81,52 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// Whether `s` has the shape of an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`)
+/// with fields in range. A cheap structural check: verify runs it on every entry.
+fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 20 || b.len() > MAX_TOKEN {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>, max: u32| -> bool {
+        b[r.clone()].iter().all(u8::is_ascii_digit)
+            && b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')) <= max
+    };
+    let date_time_ok = num(0..4, 9999)
+        && b[4] == b'-'
+        && num(5..7, 12)
+        && b[7] == b'-'
+        && num(8..10, 31)
+        && matches!(b[10], b'T' | b't')
+        && num(11..13, 23)
+        && b[13] == b':'
+        && num(14..16, 59)
+        && b[16] == b':'
+        && num(17..19, 60)
+        && b[5..7] != *b"00"
+        && b[8..10] != *b"00";
+    if !date_time_ok {
+        return false;
+    }
+    let mut i = 19;
+    if b[i] == b'.' {
+        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return false;
+        }
+        i += 1 + digits;
+    }
+    match &b[i..] {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
+                && (*h1 - b'0') * 10 + (*h2 - b'0') <= 23
+                && (*m1 - b'0') * 10 + (*m2 - b'0') <= 59
+        }
+        _ => false,
+    }
+}
+
 impl<'a> Wire<'a> {
     /// Parses and checks the shape of one line (without its newline).
     pub(crate) fn parse(line: &'a [u8]) -> Result<Self, String> {
@@ -97,10 +143,7 @@ impl<'a> Wire<'a> {
         if !w.detail.get().starts_with('{') {
             return Err("detail is not a JSON object".into());
         }
-        if w.ts.len() > MAX_TOKEN
-            || time::OffsetDateTime::parse(&w.ts, &time::format_description::well_known::Rfc3339)
-                .is_err()
-        {
+        if !is_rfc3339(&w.ts) {
             return Err("ts is not an RFC 3339 timestamp".into());
         }
         Ok(w)
@@ -255,6 +298,32 @@ mod tests {
         assert_eq!(e.to_line(), line);
         assert_eq!(e.kind(), Some(EventKind::ToolCall));
         assert_eq!(e.detail_value()["tool"], "file_read");
+    }
+
+    #[test]
+    fn rfc3339_shape() {
+        for ok in [
+            "2026-11-22T10:00:00Z",
+            "2026-11-22T10:00:00.123456789Z",
+            "2026-11-22t23:59:60+05:30",
+            "1999-01-31T00:00:00.5-00:00",
+        ] {
+            assert!(is_rfc3339(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "2026-11-22",
+            "2026-13-22T10:00:00Z",
+            "2026-00-22T10:00:00Z",
+            "2026-11-22T24:00:00Z",
+            "2026-11-22T10:00:00",
+            "2026-11-22T10:00:00.Z",
+            "2026-11-22T10:00:00+5:30",
+            "2026-11-22 10:00:00Z",
+            "２026-11-22T10:00:00Z",
+        ] {
+            assert!(!is_rfc3339(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -508,3 +508,72 @@ fn unsigned_tail_is_reported_and_is_the_documented_window() {
     assert!(r.is_ok());
     assert_eq!(r.entries_after_last_checkpoint, 0);
 }
+
+/// A log large enough to span several verification blocks (built by concurrent appenders).
+fn build_big(n: u64) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let key = CheckpointKey::generate().unwrap();
+    let public = key.public_key();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (sink, _) = AuditSink::open(&log, key, opts(1000)).unwrap();
+        let mut tasks = Vec::new();
+        for t in 0..64 {
+            let sink = sink.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..n / 64 {
+                    sink.record(sample(t * 1000 + i)).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        sink.shutdown().await.unwrap();
+    });
+    let cps = checkpoints_path_for(&log);
+    Fixture {
+        _dir: dir,
+        log,
+        cps,
+        public,
+    }
+}
+
+#[test]
+fn tampering_deep_in_a_large_log_is_found_at_that_entry() {
+    let f = build_big(12_800);
+    assert!(
+        std::fs::metadata(&f.log).unwrap().len() > 3 * 1024 * 1024,
+        "spans several blocks"
+    );
+    let original = lines(&f.log);
+    assert!(check(&f).is_ok());
+    for i in [3_000usize, 7_777, 12_000] {
+        let mut l = original.clone();
+        l[i] = l[i].replace("\"outcome\":\"", "\"outcome\":\"x");
+        write_lines(&f.log, &l);
+        assert_eq!(
+            check(&f).problem,
+            Some(Problem::HashMismatch { seq: i as u64 })
+        );
+
+        let mut l = original.clone();
+        let half = l[i].len() / 2;
+        l[i].truncate(half);
+        write_lines(&f.log, &l);
+        let p = check(&f).problem.unwrap();
+        assert!(
+            matches!(p, Problem::Malformed { seq, .. } if seq == i as u64),
+            "{p}"
+        );
+
+        let mut l = original.clone();
+        l.swap(i, i + 1);
+        write_lines(&f.log, &l);
+        assert_eq!(check(&f).problem.unwrap().seq(), Some(i as u64));
+    }
+    write_lines(&f.log, &original[..original.len() - 3]);
+    assert!(matches!(check(&f).problem, Some(Problem::Truncated { .. })));
+}
