@@ -360,6 +360,17 @@ impl Normalized {
                 if class < 0x80 {
                     b.push_linear(class, pos);
                     b.prev_sep = false;
+                    // The rest of the word keeps the same offset delta: fold it in one pass.
+                    let run = bytes[i..]
+                        .iter()
+                        .position(|&x| x >= 0x80 || ASCII_FOLD[x as usize] >= 0x80);
+                    let run_end = run.map_or(bytes.len(), |r| i + r);
+                    b.text.extend(
+                        bytes[i..run_end]
+                            .iter()
+                            .map(|&x| ASCII_FOLD[usize::from(x & 0x7f)]),
+                    );
+                    i = run_end;
                 } else if class != DROP {
                     if b.prev_sep {
                         b.fold_into_run(class == COLON);
