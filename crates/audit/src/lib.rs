@@ -69,8 +69,10 @@ mod fsio;
 mod hash;
 mod key;
 mod query;
+mod report;
 mod sink;
 mod verify;
+mod writer;
 
 pub use checkpoint::Checkpoint;
 pub use entry::{Entry, MAX_DETAIL_STRING, MAX_LINE_BYTES};
@@ -82,7 +84,6 @@ pub use query::{
     DEFAULT_SHOW_LIMIT, ExportFormat, MAX_QUERY_LIMIT, Query, export, export_reader, query,
     query_reader,
 };
+pub use report::{KeyTrust, Problem, VerifyReport};
 pub use sink::{AuditSink, OpenReport, Recovered, SinkOptions, checkpoints_path_for};
-pub use verify::{
-    KeyTrust, Problem, VerifyOptions, VerifyReport, verify, verify_reader, verify_with,
-};
+pub use verify::{VerifyOptions, verify, verify_reader, verify_with};

@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -10,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::AuditError;
 use crate::checkpoint::Checkpoint;
 use crate::entry::{Wire, encode_line};
 use crate::event::{Event, Record};
 use crate::fsio;
-use crate::hash::{Hash, HashInput, shorten};
+use crate::hash::{Hash, HashInput};
 use crate::key::{CheckpointKey, PublicKey};
-use crate::{AuditError, MAX_DETAIL_STRING, MAX_LINE_BYTES};
+use crate::writer::{Cmd, Prepared, Writer};
 
 /// How the sink batches and checkpoints.
 #[derive(Clone, Debug)]
@@ -99,45 +99,7 @@ struct Shared {
     latest: watch::Receiver<Option<Checkpoint>>,
 }
 
-type Ack<T> = oneshot::Sender<Result<T, AuditError>>;
-
-#[derive(Debug)]
-enum Cmd {
-    Record(Prepared, Ack<u64>),
-    Checkpoint(Ack<Checkpoint>),
-    Shutdown(Ack<Option<Checkpoint>>),
-}
-
-/// A record turned into the strings of an entry, on the caller's thread.
-#[derive(Debug)]
-struct Prepared {
-    event: &'static str,
-    detail: String,
-    agent: Option<String>,
-    actor: String,
-    outcome: &'static str,
-}
-
-impl Prepared {
-    fn new(rec: Record) -> Result<Self, AuditError> {
-        let detail = String::from_utf8(rec.event.detail_json())
-            .map_err(|_| AuditError::MalformedEntry("detail is not UTF-8".into()))?;
-        let actor = shorten(&rec.actor.to_string(), MAX_DETAIL_STRING).into_owned();
-        let size = detail.len() + actor.len() + 512;
-        if size >= MAX_LINE_BYTES {
-            return Err(AuditError::EntryTooLarge(size));
-        }
-        Ok(Self {
-            event: rec.event.kind().as_str(),
-            detail,
-            agent: rec.agent.map(|a| a.as_str().to_owned()),
-            actor,
-            outcome: rec.outcome.as_str(),
-        })
-    }
-}
-
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
@@ -148,26 +110,6 @@ fn refused(path: &Path, reason: impl Into<String>) -> AuditError {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
-}
-
-/// The writer thread's state.
-struct Writer {
-    log: File,
-    cp: File,
-    log_path: PathBuf,
-    cp_path: PathBuf,
-    key: CheckpointKey,
-    log_id: Hash,
-    next_seq: u64,
-    head: Hash,
-    last_cp_seq: u64,
-    last_cp_at: Instant,
-    opts: SinkOptions,
-    buf: Vec<u8>,
-    batch_ts: Option<String>,
-    pending: Vec<(u64, Ack<u64>)>,
-    poisoned: Option<String>,
-    latest: watch::Sender<Option<Checkpoint>>,
 }
 
 impl AuditSink {
@@ -558,194 +500,6 @@ fn open_checkpoints(
         ));
     }
     Ok((f, Some(cp)))
-}
-
-impl Writer {
-    fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                self.poisoned = Some(format!("writer runtime: {e}"));
-                rt_less_drain(&mut rx, &self);
-                return;
-            }
-        };
-        let shutdown_ack = rt.block_on(self.serve(&mut rx));
-        // Close the files (releasing the lock) before acknowledging a shutdown.
-        let result = match &self.poisoned {
-            Some(p) => Err(AuditError::Poisoned(p.clone())),
-            None => Ok(self.latest.borrow().clone()),
-        };
-        drop(self);
-        if let Some(ack) = shutdown_ack {
-            let _ignored = ack.send(result);
-        }
-    }
-
-    async fn serve(&mut self, rx: &mut mpsc::Receiver<Cmd>) -> Option<Ack<Option<Checkpoint>>> {
-        let mut batch = Vec::with_capacity(self.opts.max_batch.max(1));
-        loop {
-            let dirty = self.poisoned.is_none() && self.next_seq - 1 > self.last_cp_seq;
-            let deadline =
-                tokio::time::Instant::from_std(self.last_cp_at + self.opts.checkpoint_interval);
-            let first = tokio::select! {
-                biased;
-                c = rx.recv() => c,
-                () = tokio::time::sleep_until(deadline), if dirty => {
-                    let _ignored = self.checkpoint();
-                    continue;
-                }
-            };
-            let Some(first) = first else {
-                // Every handle is gone: sign what is unsigned and stop.
-                self.final_checkpoint();
-                return None;
-            };
-            batch.push(first);
-            while batch.len() < self.opts.max_batch.max(1) {
-                match rx.try_recv() {
-                    Ok(c) => batch.push(c),
-                    Err(_) => break,
-                }
-            }
-            self.batch_ts = None;
-            let mut shutdown = None;
-            for cmd in batch.drain(..) {
-                if shutdown.is_some() {
-                    refuse(cmd);
-                    continue;
-                }
-                match cmd {
-                    Cmd::Record(p, ack) => self.stage(&p, ack),
-                    Cmd::Checkpoint(ack) => {
-                        self.commit();
-                        let _ignored = ack.send(self.checkpoint());
-                    }
-                    Cmd::Shutdown(ack) => shutdown = Some(ack),
-                }
-            }
-            self.commit();
-            if let Some(ack) = shutdown {
-                rx.close();
-                while let Ok(cmd) = rx.try_recv() {
-                    refuse(cmd);
-                }
-                self.final_checkpoint();
-                return Some(ack);
-            }
-        }
-    }
-
-    /// Encodes one record into the pending batch.
-    fn stage(&mut self, p: &Prepared, ack: Ack<u64>) {
-        if let Some(reason) = &self.poisoned {
-            let _ignored = ack.send(Err(AuditError::Poisoned(reason.clone())));
-            return;
-        }
-        let ts = self.batch_ts.get_or_insert_with(now_rfc3339);
-        let input = HashInput {
-            seq: self.next_seq,
-            ts,
-            event: p.event,
-            agent: p.agent.as_deref(),
-            actor: &p.actor,
-            outcome: p.outcome,
-            detail: &p.detail,
-            prev: &self.head,
-        };
-        let hash = input.hash();
-        encode_line(&mut self.buf, &input, &hash);
-        self.pending.push((self.next_seq, ack));
-        self.head = hash;
-        self.next_seq += 1;
-    }
-
-    /// Writes and fsyncs the pending batch, then acknowledges it.
-    fn commit(&mut self) {
-        if self.buf.is_empty() {
-            return;
-        }
-        let result = self
-            .log
-            .write_all(&self.buf)
-            .and_then(|()| self.log.sync_data());
-        self.buf.clear();
-        match result {
-            Ok(()) => {
-                for (seq, ack) in self.pending.drain(..) {
-                    let _ignored = ack.send(Ok(seq));
-                }
-                let due = self.next_seq - 1 - self.last_cp_seq >= self.opts.checkpoint_every.max(1)
-                    || self.last_cp_at.elapsed() >= self.opts.checkpoint_interval;
-                if due {
-                    let _ignored = self.checkpoint();
-                }
-            }
-            Err(e) => {
-                let msg = format!("append to {}: {e}", self.log_path.display());
-                for (_, ack) in self.pending.drain(..) {
-                    let err = std::io::Error::new(e.kind(), e.to_string());
-                    let _ignored =
-                        ack.send(Err(AuditError::io("append", self.log_path.clone(), err)));
-                }
-                self.poisoned = Some(msg);
-            }
-        }
-    }
-
-    /// Signs and durably appends a checkpoint of the current head.
-    fn checkpoint(&mut self) -> Result<Checkpoint, AuditError> {
-        if let Some(reason) = &self.poisoned {
-            return Err(AuditError::Poisoned(reason.clone()));
-        }
-        let seq = self.next_seq - 1;
-        let cp = Checkpoint::sign(&self.key, self.log_id, seq, self.head, now_rfc3339());
-        let result = self
-            .cp
-            .write_all(&cp.to_line())
-            .and_then(|()| self.cp.sync_data());
-        match result {
-            Ok(()) => {
-                self.last_cp_seq = seq;
-                self.last_cp_at = Instant::now();
-                self.latest.send_replace(Some(cp.clone()));
-                Ok(cp)
-            }
-            Err(e) => {
-                self.poisoned = Some(format!("append to {}: {e}", self.cp_path.display()));
-                Err(AuditError::io("append", self.cp_path.clone(), e))
-            }
-        }
-    }
-
-    fn final_checkpoint(&mut self) {
-        if self.poisoned.is_none() && self.next_seq - 1 > self.last_cp_seq {
-            let _ignored = self.checkpoint();
-        }
-    }
-}
-
-fn refuse(cmd: Cmd) {
-    match cmd {
-        Cmd::Record(_, ack) => drop(ack.send(Err(AuditError::Closed))),
-        Cmd::Checkpoint(ack) => drop(ack.send(Err(AuditError::Closed))),
-        Cmd::Shutdown(ack) => drop(ack.send(Err(AuditError::Closed))),
-    }
-}
-
-fn rt_less_drain(rx: &mut mpsc::Receiver<Cmd>, w: &Writer) {
-    rx.close();
-    let reason = w.poisoned.clone().unwrap_or_default();
-    while let Ok(cmd) = rx.try_recv() {
-        match cmd {
-            Cmd::Record(_, ack) => drop(ack.send(Err(AuditError::Poisoned(reason.clone())))),
-            Cmd::Checkpoint(ack) => drop(ack.send(Err(AuditError::Poisoned(reason.clone())))),
-            Cmd::Shutdown(ack) => drop(ack.send(Err(AuditError::Poisoned(reason.clone())))),
-        }
-    }
 }
 
 /// Parks the current thread until `fut` completes; tokio's channels need no runtime to be polled.
