@@ -36,7 +36,9 @@ mod template;
 
 pub use error::ConfigError;
 pub use headers::SecurityHeaders;
-pub use model::{AgentsConfig, Config, DEFAULT_MAX_TURNS, MAX_TURNS_CEILING, SecurityConfig};
+pub use model::{
+    AgentsConfig, AuditConfig, Config, DEFAULT_MAX_TURNS, MAX_TURNS_CEILING, SecurityConfig,
+};
 pub use provider::{ProviderConfig, ProviderKind};
 pub use rampart_core::SecretRef;
 pub use template::{TemplateOptions, default_config_toml};

@@ -27,6 +27,19 @@ pub struct Config {
     pub security: SecurityConfig,
     /// `[agents]`: limits of the agent loop.
     pub agents: AgentsConfig,
+    /// `[audit]`: the tamper-evident audit trail.
+    pub audit: AuditConfig,
+}
+
+/// `[audit]` (SPEC D1).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AuditConfig {
+    /// `enabled` (default `true`). Turning it off is possible but `start` logs a warning: every
+    /// security decision then goes unrecorded.
+    pub enabled: bool,
+    /// `log_path` (default `audit.jsonl`, relative to the home).
+    pub log_path: PathBuf,
 }
 
 /// `[security]`.
@@ -35,6 +48,9 @@ pub struct Config {
 pub struct SecurityConfig {
     /// `[security.headers]`, put on every response (SPEC N4).
     pub headers: SecurityHeaders,
+    /// `prompt_injection_scan` (default `true`): run the injection detector on every inbound
+    /// message (SPEC I1). Off, messages are still sanitized and size-checked.
+    pub prompt_injection_scan: bool,
 }
 
 /// `[agents]`: limits that apply to every agent.
@@ -64,12 +80,22 @@ struct RawConfig {
     providers: BTreeMap<String, ProviderConfig>,
     security: Option<RawSecurity>,
     agents: Option<RawAgents>,
+    audit: Option<RawAudit>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSecurity {
     headers: Option<RawHeaders>,
+    prompt_injection_scan: Option<bool>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    enabled: Option<bool>,
+    log_path: Option<PathBuf>,
+    hash_algorithm: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -127,7 +153,22 @@ impl Config {
                 ));
             }
         }
-        let security = raw.security.unwrap_or(RawSecurity { headers: None });
+        let security = raw.security.unwrap_or_default();
+        let audit = raw.audit.unwrap_or_default();
+        if let Some(alg) = audit.hash_algorithm.as_deref()
+            && alg != "sha256"
+        {
+            return Err(invalid(
+                "audit.hash_algorithm",
+                format!("{alg:?} is not supported; use \"sha256\""),
+            ));
+        }
+        let log_path = audit
+            .log_path
+            .unwrap_or_else(|| PathBuf::from("audit.jsonl"));
+        if log_path.as_os_str().is_empty() {
+            return Err(invalid("audit.log_path", "must not be empty".to_owned()));
+        }
         let headers = match security.headers {
             None => SecurityHeaders::default(),
             Some(h) => h
@@ -149,8 +190,15 @@ impl Config {
             api_listen,
             api_require_auth_local: raw.api_require_auth_local.unwrap_or(true),
             providers: raw.providers,
-            security: SecurityConfig { headers },
+            security: SecurityConfig {
+                headers,
+                prompt_injection_scan: security.prompt_injection_scan.unwrap_or(true),
+            },
             agents: AgentsConfig { max_turns },
+            audit: AuditConfig {
+                enabled: audit.enabled.unwrap_or(true),
+                log_path,
+            },
         })
     }
 
@@ -195,6 +243,18 @@ mod tests {
         assert!(c.api_key.is_none());
         assert_eq!(c.security.headers.x_frame_options, "DENY");
         assert_eq!(c.agents.max_turns, DEFAULT_MAX_TURNS);
+        assert!(c.security.prompt_injection_scan);
+        assert!(c.audit.enabled);
+        assert_eq!(c.audit.log_path, PathBuf::from("audit.jsonl"));
+    }
+
+    #[test]
+    fn audit_hash_algorithm_must_be_sha256() {
+        assert!(parse("[audit]\nhash_algorithm = \"sha256\"\n").is_ok());
+        let err = parse("[audit]\nhash_algorithm = \"md5\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("audit.hash_algorithm"), "{err}");
     }
 
     #[test]

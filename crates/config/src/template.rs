@@ -54,6 +54,16 @@ kind = "{kind}"
 # Model calls per user message before the loop stops; bounds cost and runaway tool loops.
 max_turns = 8
 
+[security]
+# Run the prompt-injection detector on every inbound message (messages are sanitized either way).
+prompt_injection_scan = true
+
+[audit]
+# A SHA-256 hash chain of every security decision, with signed checkpoints (key in the vault).
+enabled = true
+log_path = "audit.jsonl"
+hash_algorithm = "sha256"
+
 [security.headers]
 # Sent on every response, errors included.
 csp = "default-src 'self'; script-src 'self'"

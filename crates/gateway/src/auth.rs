@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, header};
+use rampart_audit::{Actor, KeyId};
 use rampart_core::Role;
 use ring::digest;
 use secrecy::{ExposeSecret, SecretString};
@@ -19,12 +20,14 @@ use crate::access::{self, Access};
 use crate::{ApiError, AppState};
 
 /// The caller of a request, once authenticated.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Principal {
     /// Who it is: `"api_key"` for the gateway key, `"local"` for the loopback bypass.
     pub name: String,
     /// What it may do.
     pub role: Role,
+    /// How the audit trail names it: the key's fingerprint (never the key) or the peer address.
+    pub actor: Actor,
 }
 
 /// Checks presented keys against the configured one.
@@ -35,6 +38,7 @@ pub struct Principal {
 /// the key leaks through timing.
 pub struct Authenticator {
     key_digest: Option<[u8; 32]>,
+    key_id: Option<KeyId>,
     require_auth_local: bool,
 }
 
@@ -60,6 +64,7 @@ impl Authenticator {
     pub fn new(api_key: Option<&SecretString>, require_auth_local: bool) -> Self {
         Self {
             key_digest: api_key.map(|k| sha256(k.expose_secret().as_bytes())),
+            key_id: api_key.map(|k| KeyId::of(k.expose_secret().as_bytes())),
             require_auth_local,
         }
     }
@@ -75,18 +80,21 @@ impl Authenticator {
     pub fn verify(&self, presented: &str) -> Option<Principal> {
         let expected = self.key_digest.as_ref()?;
         let ok: bool = sha256(presented.as_bytes()).ct_eq(expected).into();
+        let actor = self.key_id.map_or(Actor::System, Actor::Key);
         ok.then(|| Principal {
             name: "api_key".to_owned(),
             role: Role::Owner,
+            actor,
         })
     }
 
     /// The principal for an unauthenticated loopback peer when `api_require_auth_local = false`.
     fn local_bypass(&self, peer: Option<SocketAddr>) -> Option<Principal> {
-        let loopback = peer.is_some_and(|p| p.ip().is_loopback());
-        (!self.require_auth_local && loopback).then(|| Principal {
+        let peer = peer.filter(|p| p.ip().is_loopback())?;
+        (!self.require_auth_local).then(|| Principal {
             name: "local".to_owned(),
             role: Role::Owner,
+            actor: Actor::Ip(peer.ip()),
         })
     }
 }
@@ -191,7 +199,14 @@ pub(crate) async fn authenticate(
         .map(|c| c.0);
     let principal = match credential(&req) {
         Err(e) => {
-            auth_failed(&state, peer, &req, e.message());
+            auth_failed(
+                &state,
+                peer,
+                req.method().to_string(),
+                req.uri().path().to_owned(),
+                e.message(),
+            )
+            .await;
             return e.into_response();
         }
         Ok(Credential::Header(t)) => state.auth.verify(t),
@@ -199,22 +214,49 @@ pub(crate) async fn authenticate(
         Ok(Credential::None) => state.auth.local_bypass(peer),
     };
     let Some(principal) = principal else {
-        auth_failed(&state, peer, &req, "missing or invalid API key");
+        auth_failed(
+            &state,
+            peer,
+            req.method().to_string(),
+            req.uri().path().to_owned(),
+            "missing or invalid API key",
+        )
+        .await;
         return ApiError::unauthorized("missing or invalid API key").into_response();
     };
     if let Access::AtLeast(min) = rule
         && principal.role < min
     {
+        let route = format!(
+            "{} {}",
+            req.method(),
+            matched.as_deref().unwrap_or("(unknown)")
+        );
+        state
+            .events
+            .access_denied(
+                principal.actor.clone(),
+                &route,
+                principal.role.as_str(),
+                min.as_str(),
+            )
+            .await;
         return ApiError::forbidden(format!("this route needs the {min} role")).into_response();
     }
     req.extensions_mut().insert(principal);
     next.run(req).await
 }
 
-fn auth_failed(state: &AppState, peer: Option<SocketAddr>, req: &Request, reason: &str) {
-    state
-        .events
-        .auth_failed(peer, req.method().as_str(), req.uri().path(), reason);
+/// Records a refused credential. Takes the method and path as owned strings: the request body is
+/// not `Sync`, so no reference to the request may be held across the await.
+async fn auth_failed(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    method: String,
+    path: String,
+    reason: &str,
+) {
+    state.events.auth_failed(peer, &method, &path, reason).await;
 }
 
 #[cfg(test)]

@@ -50,10 +50,15 @@ pub(crate) async fn security_headers(
 /// Rewrites any error response that is not already a contract error (axum's 404/405, extractor
 /// rejections in text/plain, the body-limit 413) into `{"error":{"code","message"}}`.
 pub(crate) async fn contract_errors(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
+    }
+    if status != http::StatusCode::METHOD_NOT_ALLOWED {
+        // axum's method router adds `Allow` to any response of a wrong-method request, including
+        // our 401: an anonymous caller must not learn which methods a route has.
+        resp.headers_mut().remove(header::ALLOW);
     }
     let is_json = resp
         .headers()

@@ -10,8 +10,10 @@
 //!      └ contract errors  any non-JSON error (404, 405, 413, extractor rejections) → {"error":{…}}
 //!        └ body limit     MAX_BODY_BYTES → 413
 //!          └ auth         Bearer key (or ?token= on WebSocket upgrades only) → Principal or 401;
-//!                         the route's least role from the one table in `access` → or 403
-//!            └ routes     handlers, which never see credentials
+//!                         the route's least role from the one table in `access` → or 403 (audited)
+//!            └ routes     handlers, which never see credentials; every user message passes
+//!                         `admission` (sanitize, injection detection → 400, audited) before the
+//!                         agent loop, whose model and tool calls the `AuditObserver` records
 //! ```
 //!
 //! Trust assumptions: everything in a request is hostile until a layer has checked it; the
@@ -32,10 +34,12 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+mod admission;
 mod auth;
 mod error;
 mod events;
 mod layers;
+mod observer;
 mod routes;
 mod state;
 
@@ -55,6 +59,7 @@ pub use auth::{Authenticator, Principal};
 pub use error::ApiError;
 pub use events::Events;
 pub use layers::MAX_BODY_BYTES;
+pub use observer::AuditObserver;
 pub use routes::ws::{MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, MAX_WS_TEXT_BYTES};
 pub use state::{AppState, GatewayInfo};
 
@@ -113,7 +118,9 @@ pub fn app(state: AppState) -> Router {
             auth::authenticate,
         ))
         .with_state(state);
-    routes.layer(
+    // The outer router holds the application as its fallback service, so these layers wrap the
+    // whole of it (routing, method matching and all) rather than each route's handlers.
+    Router::new().fallback_service(routes).layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn_with_state(
                 headers,

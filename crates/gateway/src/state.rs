@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use rampart_agent::Runtime;
 use rampart_config::SecurityHeaders;
+use rampart_guard::InputValidator;
 
 use crate::{Authenticator, Events};
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub headers: Arc<SecurityHeaders>,
     /// Where security events go (log, audit trail).
     pub events: Events,
+    /// The input defense every inbound message passes (`[security] prompt_injection_scan`).
+    pub validator: Arc<InputValidator>,
     /// What `/api/health/detail` reports about the parts outside the gateway.
     pub info: Arc<GatewayInfo>,
 }

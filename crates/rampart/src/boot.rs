@@ -7,8 +7,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use rampart_agent::{ProviderKind as AgentProviderKind, ProviderSpec, Runtime, RuntimeOptions};
+use rampart_audit::{AuditSink, SinkOptions};
 use rampart_config::{Config, ProviderKind};
-use rampart_gateway::{AppState, Authenticator, Events, GatewayInfo};
+use rampart_gateway::{AppState, AuditObserver, Authenticator, Events, GatewayInfo};
+use rampart_guard::InputValidator;
 use rampart_store::Store;
 
 use crate::exit::CliError;
@@ -19,6 +21,70 @@ use crate::secrets::Secrets;
 pub(crate) struct Prepared {
     pub(crate) state: AppState,
     pub(crate) listen: SocketAddr,
+    /// The audit trail, to flush and checkpoint at shutdown.
+    pub(crate) audit: Option<AuditSink>,
+}
+
+impl Prepared {
+    /// Serves until `shutdown`, then drains the audit trail and signs its final checkpoint.
+    pub(crate) async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), CliError> {
+        let served = rampart_gateway::serve(listener, self.state, shutdown)
+            .await
+            .context("serving");
+        if let Some(audit) = self.audit {
+            match audit.shutdown().await {
+                Ok(Some(cp)) => tracing::info!(seq = cp.seq, "audit trail checkpointed"),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "could not checkpoint the audit trail"),
+            }
+        }
+        served.map_err(CliError::from)
+    }
+}
+
+/// The audit log's path from the config.
+pub(crate) fn audit_log_path(home: &Home, config: &Config) -> std::path::PathBuf {
+    Config::home_relative(&home.dir, &config.audit.log_path)
+}
+
+/// Opens the audit trail (blocking: it reads the log's tail) with the vault's checkpoint key, and
+/// writes the public key beside the log (`audit.pub`) for `audit verify --public-key`.
+fn open_audit(
+    home: &Home,
+    config: &Config,
+    secrets: &mut Secrets,
+) -> Result<Option<AuditSink>, CliError> {
+    if !config.audit.enabled {
+        tracing::warn!("[audit] enabled = false: security decisions are not being recorded");
+        return Ok(None);
+    }
+    let key = secrets.audit_key()?;
+    let public = key.public_key();
+    let log = audit_log_path(home, config);
+    if let Some(dir) = log.parent() {
+        rampart_durable::ensure_private_dir(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let (sink, report) = AuditSink::open(&log, key, SinkOptions::default()).map_err(|e| {
+        CliError::usage(anyhow::anyhow!(
+            "opening the audit trail {}: {e}",
+            log.display()
+        ))
+    })?;
+    if let Some(r) = &report.recovered {
+        tracing::warn!(
+            ?r,
+            "the audit trail's last line was torn by a crash and set aside"
+        );
+    }
+    let pub_path = home.dir.join("audit.pub");
+    rampart_durable::write_atomic(&pub_path, format!("{public}\n").as_bytes(), 0o644)
+        .with_context(|| format!("writing {}", pub_path.display()))?;
+    Ok(Some(sink))
 }
 
 /// Loads `config.toml` (exit 2 on any error in it).
@@ -37,7 +103,7 @@ pub(crate) fn load_config(home: &Home) -> Result<Config, CliError> {
 pub(crate) fn prepare(
     home: &Home,
     config: &Config,
-    secrets: &Secrets,
+    secrets: &mut Secrets,
 ) -> Result<Prepared, CliError> {
     let api_key = secrets.api_key(config)?;
     rampart_gateway::check_bind(config.api_listen, api_key.is_some()).map_err(CliError::usage)?;
@@ -68,12 +134,17 @@ pub(crate) fn prepare(
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
-    let runtime = Runtime::new(RuntimeOptions {
+    let audit = open_audit(home, config, secrets)?;
+    let mut options = RuntimeOptions {
         providers,
         max_turns: config.agents.max_turns,
         ..RuntimeOptions::new(home.dir.clone(), store)
-    })
-    .map_err(|e| CliError::usage(anyhow::anyhow!("loading agents: {e}")))?;
+    };
+    if let Some(sink) = &audit {
+        options.observer = Arc::new(AuditObserver::new(sink.clone()));
+    }
+    let runtime = Runtime::new(options)
+        .map_err(|e| CliError::usage(anyhow::anyhow!("loading agents: {e}")))?;
 
     let state = AppState {
         runtime: Arc::new(runtime),
@@ -82,7 +153,10 @@ pub(crate) fn prepare(
             config.api_require_auth_local,
         )),
         headers: Arc::new(config.security.headers.clone()),
-        events: Events::new(),
+        events: Events::new(audit.clone()),
+        validator: Arc::new(InputValidator::with_detection(
+            config.security.prompt_injection_scan,
+        )),
         info: Arc::new(GatewayInfo {
             started: Instant::now(),
             vault: secrets.vault_state(),
@@ -91,6 +165,7 @@ pub(crate) fn prepare(
     Ok(Prepared {
         state,
         listen: config.api_listen,
+        audit,
     })
 }
 

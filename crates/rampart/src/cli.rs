@@ -40,6 +40,69 @@ pub(crate) enum Command {
     /// Manage the encrypted credential vault.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Inspect and verify the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Run the input defense on a text: exit 3 when it detects an injection.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the whole hash chain and its signed checkpoints; exit 3 naming the first bad entry.
+    Verify {
+        /// The log (default: [audit] log_path of the config).
+        #[arg(long, value_name = "P")]
+        path: Option<PathBuf>,
+        /// The checkpoint public key to trust (`ed25519:…`, as in HOME/audit.pub). Without it the
+        /// key named inside the log is used, which does not detect a rewrite by someone who can
+        /// replace both files.
+        #[arg(long, value_name = "K")]
+        public_key: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the newest entries, oldest first.
+    Show {
+        /// Only this agent's entries.
+        #[arg(long, value_name = "A")]
+        agent: Option<String>,
+        /// Only this event kind, e.g. auth_failed.
+        #[arg(long, value_name = "EVENT")]
+        filter: Option<String>,
+        /// At most this many entries (default 100).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// One JSON entry per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every entry to stdout.
+    Export {
+        /// `json` (one array) or `jsonl` (as stored, still verifiable).
+        #[arg(long, value_name = "FORMAT", default_value = "jsonl")]
+        format: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// The file to scan, or `-` (the default) for stdin.
+    #[arg(value_name = "FILE|-")]
+    pub(crate) file: Option<PathBuf>,
+    /// `message` (a chat message) or `skill` (skill/plugin content: adds exfiltration and shell checks).
+    #[arg(long, value_enum, default_value_t = ScanKindArg::Message)]
+    pub(crate) kind: ScanKindArg,
+    /// Print `{"verdict":…,"findings":[…]}`.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum ScanKindArg {
+    Message,
+    Skill,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,12 +2,17 @@
 
 use std::path::Path;
 
+use rampart_audit::CheckpointKey;
 use rampart_config::{Config, ProviderConfig, ProviderKind, SecretRef};
+use rampart_vault::ExposeSecret as _;
 use rampart_vault::passphrase::PassphraseReader;
 use rampart_vault::{PassphraseOptions, Resolver, SecretString, Setting, Vault, VaultError};
 
 use crate::exit::CliError;
 use crate::home::Home;
+
+/// The vault entry holding the audit trail's Ed25519 checkpoint key (base64 of 32 bytes).
+pub(crate) const AUDIT_KEY_ENTRY: &str = "audit_signing_key";
 
 /// The vault entry and environment variable of the gateway's API key.
 pub(crate) const API_KEY_SETTING: Setting<'static> = Setting {
@@ -83,6 +88,17 @@ impl Secrets {
         }
     }
 
+    /// The audit trail's checkpoint key from the vault, created (and saved) on first use.
+    pub(crate) fn audit_key(&mut self) -> Result<CheckpointKey, CliError> {
+        let vault = self.vault.as_mut().ok_or_else(|| {
+            CliError::usage(anyhow::anyhow!(
+                "the audit trail signs its checkpoints with a key kept in the vault, and this home has none: \
+                 run `rampart init`, or set [audit] enabled = false (not recommended)"
+            ))
+        })?;
+        audit_key_in(vault)
+    }
+
     /// The resolver over the vault and the environment.
     pub(crate) fn resolver(&self) -> Resolver<'_> {
         Resolver::new(self.vault.as_ref())
@@ -118,6 +134,28 @@ impl Secrets {
         optional(self.resolver().resolve_setting(setting, p.api_key.as_ref()))
             .map_err(|e| CliError::usage(anyhow::anyhow!("providers.{name}.api_key: {e}")))
     }
+}
+
+/// The checkpoint key stored in `vault`, generated and saved there if missing.
+pub(crate) fn audit_key_in(vault: &mut Vault) -> Result<CheckpointKey, CliError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Some(stored) = vault.get(AUDIT_KEY_ENTRY) {
+        let bytes = zeroize::Zeroizing::new(b64.decode(stored.expose_secret()).map_err(|_| {
+            CliError::usage(anyhow::anyhow!(
+                "vault entry {AUDIT_KEY_ENTRY} is not base64"
+            ))
+        })?);
+        return CheckpointKey::from_bytes(&bytes)
+            .map_err(|e| CliError::usage(anyhow::anyhow!("vault entry {AUDIT_KEY_ENTRY}: {e}")));
+    }
+    let key = CheckpointKey::generate().map_err(CliError::runtime)?;
+    let encoded = b64.encode(key.to_bytes().as_slice());
+    vault
+        .set(AUDIT_KEY_ENTRY, SecretString::from(encoded))
+        .map_err(vault_error)?;
+    vault.save().map_err(vault_error)?;
+    Ok(key)
 }
 
 /// "No source has a value" is not an error for optional settings.

@@ -165,7 +165,7 @@ fn set_list_rm_and_no_plaintext_on_disk() {
     let names = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
         names.lines().collect::<Vec<_>>(),
-        ["api_key", "openai_api_key"]
+        ["api_key", "audit_signing_key", "openai_api_key"]
     );
     assert!(!names.contains(secret));
 

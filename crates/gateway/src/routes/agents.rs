@@ -2,14 +2,14 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use http::{HeaderMap, StatusCode, header};
 use rampart_agent::{AgentManifest, TurnOutcome, TurnRequest};
 use serde_json::{Value, json};
 
 use super::{agent_name, parse_json};
-
-use crate::{ApiError, AppState};
+use crate::admission::{admit, check_session_id};
+use crate::{ApiError, AppState, Principal};
 
 /// `GET /api/agents`.
 pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
@@ -26,6 +26,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
 /// `text/plain`).
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -47,19 +48,27 @@ pub(crate) async fn create(
     };
     let manifest =
         parsed.map_err(|e| ApiError::invalid_input(format!("invalid agent manifest: {e}")))?;
-    let name = manifest.name.clone();
-    let runtime = state.runtime.clone();
-    runtime.create_agent(manifest).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "created": name }))))
+    let created = state.runtime.create_agent(manifest).await?;
+    let tools = created.capabilities.tools.clone();
+    state
+        .events
+        .agent_created(principal.actor, &created.name, &created.model, tools)
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "created": created.name })),
+    ))
 }
 
 /// `DELETE /api/agents/{name}`.
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let name = agent_name(&name)?;
     state.runtime.delete_agent(&name).await?;
+    state.events.agent_deleted(principal.actor, &name).await;
     Ok(Json(json!({ "deleted": name })))
 }
 
@@ -75,21 +84,22 @@ pub(crate) struct MessageBody {
 /// `POST /api/agents/{name}/message`: one turn of the agent loop.
 pub(crate) async fn message(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<TurnOutcome>, ApiError> {
     let agent = agent_name(&name)?;
     let body: MessageBody = parse_json(&body)?;
-    let outcome = state
-        .runtime
-        .run_turn(
-            TurnRequest {
-                agent,
-                session_id: body.session_id,
-                message: body.message,
-            },
-            None,
-        )
-        .await?;
+    check_session_id(&state, body.session_id.as_deref())?;
+    if state.runtime.agent(&agent).is_none() {
+        return Err(ApiError::not_found("no such agent"));
+    }
+    let message = admit(&state, principal.actor, &agent, "api", &body.message).await?;
+    let turn = TurnRequest {
+        agent,
+        session_id: body.session_id,
+        message,
+    };
+    let outcome = state.runtime.run_turn(turn, None).await?;
     Ok(Json(outcome))
 }

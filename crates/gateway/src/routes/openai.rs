@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::{agent_name, parse_json};
-use crate::{ApiError, AppState};
+use crate::admission::{admit, check_session_id};
+use crate::{ApiError, AppState, Principal};
 
 #[derive(serde::Deserialize)]
 pub(crate) struct CompletionRequest {
@@ -95,10 +96,15 @@ fn chunk(model: &str, delta: &Value, finish: Option<&str>) -> Event {
 /// The handler.
 pub(crate) async fn chat_completions(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: CompletionRequest = parse_json(&body)?;
     let agent = agent_name(&req.model)?;
+    check_session_id(&state, req.session_id.as_deref())?;
+    if state.runtime.agent(&agent).is_none() {
+        return Err(ApiError::not_found("no such agent"));
+    }
     let message = req
         .messages
         .iter()
@@ -108,6 +114,7 @@ pub(crate) async fn chat_completions(
         .ok_or_else(|| {
             ApiError::invalid_input("messages must contain a user message with text content")
         })?;
+    let message = admit(&state, principal.actor, &agent, "openai", &message).await?;
     let turn = TurnRequest {
         agent,
         session_id: req.session_id,

@@ -6,7 +6,7 @@
 //! The connection keeps one session: the first reply's `session_id` is reused for later messages.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use rampart_agent::{TurnEvent, TurnRequest};
 use rampart_core::AgentName;
@@ -14,7 +14,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::agent_name;
-use crate::{ApiError, AppState};
+use crate::admission::{admit, check_session_id};
+use crate::{ApiError, AppState, Principal};
 
 /// The largest WebSocket frame accepted.
 ///
@@ -29,17 +30,18 @@ pub const MAX_WS_TEXT_BYTES: usize = 32 * 1024;
 /// The upgrade handler. The agent must exist before the socket opens.
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let agent = agent_name(&name)?;
-    if !state.runtime.agents().iter().any(|m| m.name == agent) {
+    if state.runtime.agent(&agent).is_none() {
         return Err(ApiError::not_found("no such agent"));
     }
     Ok(ws
         .max_frame_size(MAX_WS_FRAME_BYTES)
         .max_message_size(MAX_WS_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(socket, state, agent)))
+        .on_upgrade(move |socket| serve(socket, state, agent, principal)))
 }
 
 #[derive(serde::Deserialize)]
@@ -67,7 +69,7 @@ async fn send_error(socket: &mut WebSocket, e: &ApiError) -> bool {
     .await
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, agent: AgentName) {
+async fn serve(mut socket: WebSocket, state: AppState, agent: AgentName, principal: Principal) {
     let mut session: Option<String> = None;
     while let Some(Ok(msg)) = socket.recv().await {
         let text = match msg {
@@ -108,6 +110,19 @@ async fn serve(mut socket: WebSocket, state: AppState, agent: AgentName) {
             }
             continue;
         }
+        let admitted = match check_session_id(&state, session_id.as_deref()) {
+            Ok(()) => admit(&state, principal.actor.clone(), &agent, "websocket", &text).await,
+            Err(e) => Err(e),
+        };
+        let text = match admitted {
+            Ok(m) => m,
+            Err(e) => {
+                if !send_error(&mut socket, &e).await {
+                    break;
+                }
+                continue;
+            }
+        };
         let req = TurnRequest {
             agent: agent.clone(),
             session_id: session_id.or_else(|| session.clone()),

@@ -66,6 +66,11 @@ pub(crate) fn run(home: &Home, args: &InitArgs, from_stdin: bool) -> Result<Exit
         .set(API_KEY_SETTING.vault_name, SecretString::from(key.clone()))
         .map_err(vault_error)?;
     vault.save().map_err(vault_error)?;
+    // The audit trail's checkpoint signing key lives in the vault; its public half is exported.
+    let audit_public = crate::secrets::audit_key_in(&mut vault)?.public_key();
+    let pub_path = home.dir.join("audit.pub");
+    rampart_durable::write_atomic(&pub_path, format!("{audit_public}\n").as_bytes(), 0o644)
+        .context("writing audit.pub")?;
 
     for dir in ["data", "agents/assistant", "workspace/assistant"] {
         rampart_durable::ensure_private_dir(&home.dir.join(dir))
@@ -89,6 +94,11 @@ pub(crate) fn run(home: &Home, args: &InitArgs, from_stdin: bool) -> Result<Exit
         vault_path.display()
     );
     println!("  agent       {}", agent_path.display());
+    println!(
+        "  audit key   {} ({audit_public}; verify with `rampart audit verify --public-key $(cat {})`)",
+        pub_path.display(),
+        pub_path.display()
+    );
     println!();
     println!("API key (shown once; clients send it as \"Authorization: Bearer KEY\"):");
     println!("  {key}");

@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
 mod agents;
+mod audit;
 mod demo;
 mod init;
 mod keygen;
+mod scan;
 mod start;
 mod vault;
 
@@ -24,6 +26,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Agents(cmd) => agents::run(&home()?, cmd, stdin),
         Command::Init(ref args) => init::run(&home()?, args, stdin),
         Command::Vault(cmd) => vault::run(&home()?, cmd, stdin),
+        Command::Audit(cmd) => audit::run(&home()?, cmd),
+        Command::Scan(ref args) => scan::run(args),
     }
 }
 

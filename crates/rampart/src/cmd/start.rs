@@ -12,17 +12,15 @@ use crate::secrets::Secrets;
 pub(crate) fn run(home: &Home, passphrase_stdin: bool) -> Result<ExitCode, CliError> {
     let config = boot::load_config(home)?;
     // The vault is unlocked once, here; its values live in this process only.
-    let secrets = Secrets::unlock(home, &config, passphrase_stdin)?;
-    let prepared = boot::prepare(home, &config, &secrets)?;
+    let mut secrets = Secrets::unlock(home, &config, passphrase_stdin)?;
+    let prepared = boot::prepare(home, &config, &mut secrets)?;
     super::tokio_runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(prepared.listen)
             .await
             .with_context(|| format!("binding {}", prepared.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         eprintln!("listening on http://{addr}");
-        rampart_gateway::serve(listener, prepared.state, boot::shutdown_signal())
-            .await
-            .context("serving")?;
+        prepared.serve(listener, boot::shutdown_signal()).await?;
         Ok::<_, CliError>(ExitCode::SUCCESS)
     })
 }
