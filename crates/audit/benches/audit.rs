@@ -111,6 +111,20 @@ fn verifying(c: &mut Criterion) {
         });
     });
     group.finish();
+
+    // Where verify's time goes: parsing one line, and hashing one entry.
+    let line = std::fs::read_to_string(&log).expect("log");
+    let line = line.lines().nth(1000).expect("line").as_bytes().to_vec();
+    let entry = rampart_audit::Entry::parse_line(&line).expect("entry");
+    let mut group = c.benchmark_group("entry");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("parse_line", |b| {
+        b.iter(|| black_box(rampart_audit::Entry::parse_line(black_box(&line)).expect("parse")));
+    });
+    group.bench_function("computed_hash", |b| {
+        b.iter(|| black_box(black_box(&entry).computed_hash()))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, appends, verifying);
