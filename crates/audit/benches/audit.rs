@@ -122,7 +122,7 @@ fn verifying(c: &mut Criterion) {
         b.iter(|| black_box(rampart_audit::Entry::parse_line(black_box(&line)).expect("parse")));
     });
     group.bench_function("computed_hash", |b| {
-        b.iter(|| black_box(black_box(&entry).computed_hash()))
+        b.iter(|| black_box(black_box(&entry).computed_hash()));
     });
     group.finish();
 }
