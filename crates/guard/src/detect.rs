@@ -52,6 +52,7 @@ struct CompiledStep {
 struct CompiledRule {
     steps: Vec<CompiledStep>,
     not_before: Vec<Vec<u8>>,
+    not_after: Vec<Phrase>,
 }
 
 /// The compiled rule set.
@@ -107,7 +108,12 @@ impl Detector {
                 .iter()
                 .map(|w| normalize_phrase(w))
                 .collect();
-            compiled.push(CompiledRule { steps, not_before });
+            let not_after = rule.not_after.iter().map(|w| Phrase::new(w)).collect();
+            compiled.push(CompiledRule {
+                steps,
+                not_before,
+                not_after,
+            });
         }
         // The patterns are a fixed, small, valid set; building cannot fail for them.
         #[allow(clippy::expect_used)]
@@ -138,6 +144,13 @@ impl Detector {
                 }
                 let rule = &self.rules[ri];
                 if !rule.not_before.is_empty() && previous_word_in(view, start, &rule.not_before) {
+                    continue;
+                }
+                if rule
+                    .not_after
+                    .iter()
+                    .any(|ph| ph.at(view, end + 1).is_some())
+                {
                     continue;
                 }
                 if let Some(last) = match_steps(view, end, &rule.steps[1..]) {
