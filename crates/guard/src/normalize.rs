@@ -71,6 +71,17 @@ const fn build_ascii_fold() -> [u8; 128] {
     t
 }
 
+/// [`ASCII_FOLD`] over all byte values; bytes of non-ASCII characters map to [`SEP`] so word runs stop there.
+static FOLD_BYTE: [u8; 256] = {
+    let mut t = [SEP; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = ASCII_FOLD[b];
+        b += 1;
+    }
+    t
+};
+
 /// How one non-ASCII character folds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fold {
@@ -360,17 +371,15 @@ impl Normalized {
                 if class < 0x80 {
                     b.push_linear(class, pos);
                     b.prev_sep = false;
-                    // The rest of the word keeps the same offset delta: fold it in one pass.
-                    let run = bytes[i..]
-                        .iter()
-                        .position(|&x| x >= 0x80 || ASCII_FOLD[x as usize] >= 0x80);
-                    let run_end = run.map_or(bytes.len(), |r| i + r);
-                    b.text.extend(
-                        bytes[i..run_end]
-                            .iter()
-                            .map(|&x| ASCII_FOLD[usize::from(x & 0x7f)]),
-                    );
-                    i = run_end;
+                    // The rest of the word keeps the same offset delta: fold it without further checks.
+                    while let Some(&x) = bytes.get(i) {
+                        let c = FOLD_BYTE[x as usize];
+                        if c >= 0x80 {
+                            break;
+                        }
+                        b.text.push(c);
+                        i += 1;
+                    }
                 } else if class != DROP {
                     if b.prev_sep {
                         b.fold_into_run(class == COLON);
