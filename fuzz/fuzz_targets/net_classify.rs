@@ -36,7 +36,10 @@ fn addresses(rest: &[u8]) {
         let nat64 = Ipv6Addr::from((0x0064_ff9b_u128 << 96) | bits);
         let six_to_four = Ipv6Addr::from((0x2002_u128 << 112) | (bits << 80));
         for wrapped in [mapped, nat64, six_to_four] {
-            assert!(!classify(IpAddr::V6(wrapped)).is_public(), "{wrapped} hides {v4}");
+            assert!(
+                !classify(IpAddr::V6(wrapped)).is_public(),
+                "{wrapped} hides {v4}"
+            );
         }
     }
     // The classifier must answer for any 128 bits without panicking.

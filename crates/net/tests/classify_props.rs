@@ -11,11 +11,15 @@ use rampart_net::{
 };
 
 fn v4nets(list: &[&str]) -> Vec<Ipv4Net> {
-    list.iter().map(|n| n.parse().expect("valid prefix")).collect()
+    list.iter()
+        .map(|n| n.parse().expect("valid prefix"))
+        .collect()
 }
 
 fn v6nets(list: &[&str]) -> Vec<Ipv6Net> {
-    list.iter().map(|n| n.parse().expect("valid prefix")).collect()
+    list.iter()
+        .map(|n| n.parse().expect("valid prefix"))
+        .collect()
 }
 
 /// IPv4 non-public, from the IANA special-purpose registry, written independently of the
@@ -79,10 +83,26 @@ fn reference_v6_blocked(ip: Ipv6Addr) -> bool {
 /// Addresses spread over every interesting prefix, plus uniformly random ones.
 fn any_v4() -> impl Strategy<Value = Ipv4Addr> {
     let nets = v4nets(&[
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-        "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16",
-        "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-        "255.255.255.0/24", "168.63.129.0/24", "100.100.100.0/24", "172.0.0.0/8", "100.0.0.0/8",
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "255.255.255.0/24",
+        "168.63.129.0/24",
+        "100.100.100.0/24",
+        "172.0.0.0/8",
+        "100.0.0.0/8",
     ]);
     prop_oneof![
         any::<u32>().prop_map(Ipv4Addr::from),
@@ -96,9 +116,24 @@ fn any_v4() -> impl Strategy<Value = Ipv4Addr> {
 
 fn any_v6() -> impl Strategy<Value = Ipv6Addr> {
     let nets = v6nets(&[
-        "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23",
-        "2001::/32", "2001:db8::/32", "2002::/16", "3fff::/20", "fc00::/7", "fe80::/10",
-        "fec0::/10", "ff00::/8", "2000::/3", "2000::/3", "fd00:ec2::/120", "::/120",
+        "::/96",
+        "::ffff:0:0/96",
+        "64:ff9b::/96",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001::/32",
+        "2001:db8::/32",
+        "2002::/16",
+        "3fff::/20",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+        "2000::/3",
+        "2000::/3",
+        "fd00:ec2::/120",
+        "::/120",
     ]);
     prop_oneof![
         any::<u128>().prop_map(Ipv6Addr::from),
@@ -119,7 +154,8 @@ fn policy() -> FetchPolicy {
 fn forms(ip: Ipv4Addr, radix_pick: [u8; 4]) -> Vec<String> {
     let n = u32::from(ip);
     let o = ip.octets();
-    let per_octet = |f: &dyn Fn(u8) -> String| o.iter().map(|b| f(*b)).collect::<Vec<_>>().join(".");
+    let per_octet =
+        |f: &dyn Fn(u8) -> String| o.iter().map(|b| f(*b)).collect::<Vec<_>>().join(".");
     let mixed = o
         .iter()
         .zip(radix_pick)
@@ -141,10 +177,18 @@ fn forms(ip: Ipv4Addr, radix_pick: [u8; 4]) -> Vec<String> {
         per_octet(&|b| format!("0x{b:02x}")),
         per_octet(&|b| format!("0{b:o}")),
         mixed,
-        format!("{}.{}.{}", o[0], o[1], (u32::from(o[2]) << 8) | u32::from(o[3])),
+        format!(
+            "{}.{}.{}",
+            o[0],
+            o[1],
+            (u32::from(o[2]) << 8) | u32::from(o[3])
+        ),
         format!("{}.{}", o[0], n & 0x00ff_ffff),
         format!("0x{:x}.{}", o[0], n & 0x00ff_ffff),
-        ip.to_string().bytes().map(|b| format!("%{b:02x}")).collect(),
+        ip.to_string()
+            .bytes()
+            .map(|b| format!("%{b:02x}"))
+            .collect(),
         format!("[::ffff:{ip}]"),
         format!("[::ffff:{:x}:{:x}]", seg[6], seg[7]),
         format!("[0:0:0:0:0:ffff:{ip}]"),
