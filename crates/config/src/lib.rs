@@ -33,6 +33,7 @@ mod headers;
 mod model;
 mod provider;
 mod template;
+mod web;
 
 pub use error::ConfigError;
 pub use headers::SecurityHeaders;
@@ -42,3 +43,4 @@ pub use model::{
 pub use provider::{ProviderConfig, ProviderKind};
 pub use rampart_core::SecretRef;
 pub use template::{TemplateOptions, default_config_toml};
+pub use web::{MAX_REDIRECTS_CEILING, WebFetchConfig};

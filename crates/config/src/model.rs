@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rampart_core::SecretRef;
 
 use crate::headers::RawHeaders;
+use crate::web::{RawWeb, WebFetchConfig};
 use crate::{ConfigError, ProviderConfig, SecurityHeaders};
 
 /// The whole configuration, parsed and checked.
@@ -29,6 +30,8 @@ pub struct Config {
     pub agents: AgentsConfig,
     /// `[audit]`: the tamper-evident audit trail.
     pub audit: AuditConfig,
+    /// `[web.fetch]`: what `web_fetch` may reach.
+    pub web_fetch: WebFetchConfig,
 }
 
 /// `[audit]` (SPEC D1).
@@ -51,6 +54,9 @@ pub struct SecurityConfig {
     /// `prompt_injection_scan` (default `true`): run the injection detector on every inbound
     /// message (SPEC I1). Off, messages are still sanitized and size-checked.
     pub prompt_injection_scan: bool,
+    /// `allow_symlinks` (default `false`): whether file tools follow symlinks that stay inside the
+    /// workspace. Links out of the workspace are refused either way.
+    pub allow_symlinks: bool,
 }
 
 /// `[agents]`: limits that apply to every agent.
@@ -81,6 +87,7 @@ struct RawConfig {
     security: Option<RawSecurity>,
     agents: Option<RawAgents>,
     audit: Option<RawAudit>,
+    web: Option<RawWeb>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -88,6 +95,8 @@ struct RawConfig {
 struct RawSecurity {
     headers: Option<RawHeaders>,
     prompt_injection_scan: Option<bool>,
+    strict_path_validation: Option<bool>,
+    allow_symlinks: Option<bool>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -154,6 +163,19 @@ impl Config {
             }
         }
         let security = raw.security.unwrap_or_default();
+        if security.strict_path_validation == Some(false) {
+            return Err(invalid(
+                "security.strict_path_validation",
+                "cannot be turned off: file tools always stay inside the agent's workspace"
+                    .to_owned(),
+            ));
+        }
+        let web_fetch = match raw.web.unwrap_or_default().fetch {
+            None => WebFetchConfig::default(),
+            Some(f) => f
+                .into_config()
+                .map_err(|(key, msg)| invalid(&format!("web.fetch.{key}"), msg))?,
+        };
         let audit = raw.audit.unwrap_or_default();
         if let Some(alg) = audit.hash_algorithm.as_deref()
             && alg != "sha256"
@@ -193,12 +215,14 @@ impl Config {
             security: SecurityConfig {
                 headers,
                 prompt_injection_scan: security.prompt_injection_scan.unwrap_or(true),
+                allow_symlinks: security.allow_symlinks.unwrap_or(false),
             },
             agents: AgentsConfig { max_turns },
             audit: AuditConfig {
                 enabled: audit.enabled.unwrap_or(true),
                 log_path,
             },
+            web_fetch,
         })
     }
 
@@ -246,6 +270,22 @@ mod tests {
         assert!(c.security.prompt_injection_scan);
         assert!(c.audit.enabled);
         assert_eq!(c.audit.log_path, PathBuf::from("audit.jsonl"));
+    }
+
+    #[test]
+    fn web_fetch_and_path_settings() {
+        let c = parse("[web.fetch]\nmax_redirects = 2\nallow_private = [\"127.0.0.1:8123\"]\n")
+            .unwrap();
+        assert_eq!(c.web_fetch.max_redirects, 2);
+        assert!(c.web_fetch.block_private_ips && c.web_fetch.block_metadata_endpoints);
+        assert!(!c.security.allow_symlinks);
+        assert!(parse("[web.fetch]\nmax_redirects = 50\n").is_err());
+        assert!(parse("[web.fetch]\nallow_private = [\"127.0.0.1\"]\n").is_err());
+        assert!(parse("[web.fetch]\nblock_privte_ips = false\n").is_err());
+        let err = parse("[security]\nstrict_path_validation = false\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("security.strict_path_validation"), "{err}");
     }
 
     #[test]

@@ -59,18 +59,25 @@ impl RawFetch {
         let d = WebFetchConfig::default();
         let max_redirects = self.max_redirects.unwrap_or(d.max_redirects);
         if max_redirects > MAX_REDIRECTS_CEILING {
-            return Err(("max_redirects", format!("must be at most {MAX_REDIRECTS_CEILING}")));
+            return Err((
+                "max_redirects",
+                format!("must be at most {MAX_REDIRECTS_CEILING}"),
+            ));
         }
         let allow_private = self.allow_private.unwrap_or_default();
         for entry in &allow_private {
-            let port_ok = entry.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            let port_ok = entry
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
             if !port_ok {
                 return Err(("allow_private", format!("{entry:?} is not \"host:port\"")));
             }
         }
         Ok(WebFetchConfig {
             block_private_ips: self.block_private_ips.unwrap_or(d.block_private_ips),
-            block_metadata_endpoints: self.block_metadata_endpoints.unwrap_or(d.block_metadata_endpoints),
+            block_metadata_endpoints: self
+                .block_metadata_endpoints
+                .unwrap_or(d.block_metadata_endpoints),
             max_redirects,
             allowed_hosts: self.allowed_hosts.unwrap_or_default(),
             allow_private,
