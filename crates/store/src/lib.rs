@@ -33,12 +33,14 @@
 
 mod error;
 mod message;
+mod policy_state;
 pub mod repair;
 mod session_id;
 mod store;
 
 pub use error::StoreError;
 pub use message::{Message, ToolCallRequest};
+pub use policy_state::{ApprovalRow, ApprovalStatus, MAX_APPROVALS_LISTED};
 pub use repair::RepairReport;
 pub use session_id::{MAX_SESSION_ID_LEN, SessionId};
 pub use store::{BUSY_TIMEOUT, History, MAX_HISTORY_ROWS, MAX_MESSAGE_BYTES, SessionInfo, Store};

@@ -29,7 +29,7 @@ pub const MAX_HISTORY_ROWS: usize = 2000;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The schema this build creates and understands (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: sessions, messages, quarantine.
@@ -57,6 +57,8 @@ const MIGRATIONS: &[&str] = &[
         reason TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );",
+    // 1 -> 2: approvals (SPEC A7) and budget counters (R6, A6), see `policy_state`.
+    crate::policy_state::MIGRATION_2,
 ];
 
 /// Facts about one session.
@@ -142,7 +144,7 @@ impl Store {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-applied change behind: every
         // multi-statement change is a transaction that rolls back when dropped.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
