@@ -81,7 +81,8 @@ pub use manifest::{
 pub use provider::{ProviderError, ProviderKind, ProviderSpec, Usage};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use tool::{
-    Tool, ToolCallRecord, ToolContext, ToolError, ToolOutput, ToolRegistry, ToolRisk, ToolStatus,
+    FileOp, FileTool, Tool, ToolCallRecord, ToolContext, ToolError, ToolOutput, ToolRegistry,
+    ToolRisk, ToolStatus, WebFetchTool,
 };
 pub use turn::{
     DEFAULT_MAX_TURNS, MAX_CONTEXT_MESSAGES, MAX_USER_MESSAGE_BYTES, StopReason, TurnEvent,

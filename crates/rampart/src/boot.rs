@@ -6,11 +6,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use rampart_agent::{ProviderKind as AgentProviderKind, ProviderSpec, Runtime, RuntimeOptions};
+use rampart_agent::{
+    FileOp, FileTool, ProviderKind as AgentProviderKind, ProviderSpec, Runtime, RuntimeOptions,
+    ToolRegistry, WebFetchTool,
+};
 use rampart_audit::{AuditSink, SinkOptions};
 use rampart_config::{Config, ProviderKind};
 use rampart_gateway::{AppState, AuditObserver, Authenticator, Events, GatewayInfo};
 use rampart_guard::InputValidator;
+use rampart_net::{FetchConfig, FetchLimits};
+use rampart_sandbox::WorkspaceOptions;
 use rampart_store::Store;
 
 use crate::exit::CliError;
@@ -138,6 +143,7 @@ pub(crate) fn prepare(
     let mut options = RuntimeOptions {
         providers,
         max_turns: config.agents.max_turns,
+        tools: builtin_tools(home, config),
         ..RuntimeOptions::new(home.dir.clone(), store)
     };
     if let Some(sink) = &audit {
@@ -167,6 +173,33 @@ pub(crate) fn prepare(
         listen: config.api_listen,
         audit,
     })
+}
+
+/// The built-in tools, configured from `[security]` and `[web.fetch]`. Which of them an agent may
+/// call is its manifest's `[capabilities] tools`; the registry checks that on every call.
+fn builtin_tools(home: &Home, config: &Config) -> ToolRegistry {
+    let mut tools = ToolRegistry::with_builtins();
+    let workspace = WorkspaceOptions {
+        allow_symlinks: config.security.allow_symlinks,
+        ..WorkspaceOptions::default()
+    };
+    for op in FileOp::ALL {
+        tools.register(Arc::new(FileTool::new(
+            op,
+            home.dir.clone(),
+            workspace.clone(),
+        )));
+    }
+    let w = &config.web_fetch;
+    let fetch = FetchConfig {
+        block_private_ips: w.block_private_ips,
+        block_metadata_endpoints: w.block_metadata_endpoints,
+        max_redirects: w.max_redirects,
+        allowed_hosts: w.allowed_hosts.clone(),
+        allow_private: w.allow_private.clone(),
+    };
+    tools.register(Arc::new(WebFetchTool::new(fetch, FetchLimits::default())));
+    tools
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.

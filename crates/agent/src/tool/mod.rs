@@ -11,13 +11,17 @@ use serde::{Deserialize, Serialize};
 use crate::Capabilities;
 
 mod clock;
+mod files;
 mod registry;
+mod web;
 
 pub use clock::{Clock, ClockTool, SystemClock};
+pub use files::{FileOp, FileTool};
 pub use registry::{
     MAX_TOOL_CALLS_PER_RESPONSE, MAX_TOOL_OUTPUT_BYTES, TOOL_CALL_TIMEOUT, ToolCallRecord,
     ToolInvocation, ToolRegistry, ToolStatus,
 };
+pub use web::WebFetchTool;
 
 /// How much harm a tool can do; policy layers (approvals, taint) key off this.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
