@@ -136,13 +136,13 @@ async fn script(c: &Client) -> anyhow::Result<()> {
 
     step(
         4,
-        "POST /api/agents: create \"assistant\", allowed only the `clock` tool",
+        "POST /api/agents: create \"assistant\", allowed `clock`, the file tools and `web_fetch` (no shell)",
     );
     let manifest = json!({
         "name": "assistant",
         "model": "default/scripted",
         "system_prompt": "You are a helpful assistant.",
-        "capabilities": { "tools": ["clock"] }
+        "capabilities": { "tools": ["clock", "file_read", "file_write", "file_list", "web_fetch"] }
     });
     let (s, v) = c
         .call(Method::POST, "/api/agents", key, Some(manifest))
@@ -239,6 +239,63 @@ async fn script(c: &Client) -> anyhow::Result<()> {
 
     step(
         9,
+        "Tools the model asks for stay confined (the scripted model obeys `call TOOL {json}`)",
+    );
+    let attempts = [
+        (
+            "write notes.txt in the workspace",
+            json!({"path": "notes.txt", "content": "Rampart"}),
+            "file_write",
+            "ok",
+        ),
+        (
+            "read ../../credentials/vault.json (traversal)",
+            json!({"path": "../../credentials/vault.json"}),
+            "file_read",
+            "error",
+        ),
+        (
+            "fetch the cloud metadata endpoint",
+            json!({"url": "http://169.254.169.254/latest/meta-data/"}),
+            "web_fetch",
+            "error",
+        ),
+        (
+            "fetch http://[::ffff:127.0.0.1]/ (loopback in disguise)",
+            json!({"url": "http://[::ffff:127.0.0.1]/"}),
+            "web_fetch",
+            "error",
+        ),
+        (
+            "run a shell command (not in its capabilities)",
+            json!({"command": "cat /etc/passwd"}),
+            "shell_exec",
+            "denied",
+        ),
+    ];
+    for (what, args, tool, want) in attempts {
+        let (s, v) = c
+            .call(
+                Method::POST,
+                "/api/agents/assistant/message",
+                key,
+                Some(json!({"message": format!("call {tool} {args}")})),
+            )
+            .await?;
+        let call = &v["tool_calls"][0];
+        let why = call["error"].as_str().unwrap_or("");
+        println!(
+            "    {what}: {tool} → {} {why}",
+            call["status"].as_str().unwrap_or("?")
+        );
+        expect(
+            s == 200 && call["status"] == want,
+            "a tool call was not confined as expected",
+        )?;
+    }
+
+    step(
+        10,
         "A route that does not exist, with the key: a contract error, not a stack trace",
     );
     let (s, v) = c.call(Method::GET, "/api/nope", key, None).await?;
@@ -280,6 +337,8 @@ fn audit_summary(log: &std::path::Path) -> Result<(), CliError> {
         "tool_call",
         "model_call",
         "agent_created",
+        "file_access",
+        "network_request",
     ] {
         if !counts.contains_key(needed) {
             return Err(CliError::runtime(anyhow::anyhow!(
