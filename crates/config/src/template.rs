@@ -57,6 +57,19 @@ max_turns = 8
 [security]
 # Run the prompt-injection detector on every inbound message (messages are sanitized either way).
 prompt_injection_scan = true
+# File tools never leave the agent's workspace (this cannot be turned off), and by default do not
+# follow symlinks at all; true follows links that stay inside the workspace.
+strict_path_validation = true
+allow_symlinks = false
+
+[web.fetch]
+# web_fetch reaches public hosts only: every address the host resolves to is checked, the
+# connection is pinned to it, and every redirect is checked again.
+block_private_ips = true
+block_metadata_endpoints = true
+max_redirects = 3
+allowed_hosts = []        # empty = any public host
+allow_private = []        # exact "host:port" exceptions for intranet services, e.g. "127.0.0.1:8123"
 
 [audit]
 # A SHA-256 hash chain of every security decision, with signed checkpoints (key in the vault).
