@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+mod edge;
 mod error;
 mod headers;
 mod model;
@@ -35,6 +36,11 @@ mod provider;
 mod template;
 mod web;
 
+pub use edge::{
+    DEFAULT_API_RATE_BURST, DEFAULT_API_RATE_LIMIT, DEFAULT_WEBHOOK_RATE_LIMIT,
+    DEFAULT_WEBHOOK_TOKEN_ENV, EdgeConfig, MAX_EDGE_LIST_ENTRIES, TrustedProxy,
+    WebhookTriggerConfig,
+};
 pub use error::ConfigError;
 pub use headers::SecurityHeaders;
 pub use model::{

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rampart_core::SecretRef;
 
+use crate::edge::{EdgeConfig, RawEdge, RawWebhook};
 use crate::headers::RawHeaders;
 use crate::web::{RawWeb, WebFetchConfig};
 use crate::{ConfigError, ProviderConfig, SecurityHeaders};
@@ -32,6 +33,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `[web.fetch]`: what `web_fetch` may reach.
     pub web_fetch: WebFetchConfig,
+    /// Rate limits, trusted proxies, WebSocket origins, the webhook trigger (SPEC N2, N3, N6, N7).
+    pub edge: EdgeConfig,
 }
 
 /// `[audit]` (SPEC D1).
@@ -88,6 +91,11 @@ struct RawConfig {
     agents: Option<RawAgents>,
     audit: Option<RawAudit>,
     web: Option<RawWeb>,
+    api_rate_limit: Option<u32>,
+    api_rate_burst: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
+    ws_allowed_origins: Option<Vec<String>>,
+    webhook_trigger: Option<RawWebhook>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -207,7 +215,17 @@ impl Config {
                 format!("must be between 1 and {MAX_TURNS_CEILING}"),
             ));
         }
+        let edge = RawEdge {
+            api_rate_limit: raw.api_rate_limit,
+            api_rate_burst: raw.api_rate_burst,
+            trusted_proxies: raw.trusted_proxies,
+            ws_allowed_origins: raw.ws_allowed_origins,
+            webhook_trigger: raw.webhook_trigger,
+        }
+        .into_edge()
+        .map_err(|(key, msg)| invalid(&key, msg))?;
         Ok(Self {
+            edge,
             api_key: raw.api_key,
             api_listen,
             api_require_auth_local: raw.api_require_auth_local.unwrap_or(true),

@@ -50,7 +50,9 @@
 mod detect;
 mod envelope;
 mod error;
+mod leak;
 mod normalize;
+mod redact;
 mod rules;
 mod scan;
 mod skill;
@@ -58,6 +60,13 @@ mod validator;
 
 pub use envelope::{CLOSE, MAX_SOURCE_CHARS, OPEN, UntrustedContent, wrap_untrusted};
 pub use error::GuardError;
+pub use leak::{
+    LeakGuard, LeakGuardBuilder, LeakHits, LeakReporter, MIN_FRAGMENT_LEN, MIN_SECRET_LEN,
+    SharedLeakGuard, StreamRedactor,
+};
+pub use redact::{
+    MAX_LOG_EVENT_BYTES, REDACTED, RedactingWriter, clean_log_line, escape_controls, redact_tokens,
+};
 pub use rules::{Category, RULES, Rule, Step};
 pub use scan::{
     Encoding, Finding, SCAN_WINDOW, ScanKind, ScanReport, Verdict, WINDOW_OVERLAP, scan,
