@@ -115,6 +115,33 @@ impl TurnObserver for NoopObserver {
     fn observe(&self, _: &Observed<'_>) {}
 }
 
+/// The outbound hook: redacts what leaves the process through the agent loop (SPEC L2). Applied
+/// to every provider request (system prompt, messages, tool-call arguments in the history) and to
+/// the arguments of every tool call before the tool sees them. The credential's own header is
+/// never passed through it (providers add that after). The leak guard implements it; the default
+/// changes nothing.
+pub trait OutboundFilter: Send + Sync {
+    /// Redacts `text` bound for `destination` (`llm_request`, `tool_args`) in place.
+    fn text(&self, destination: &str, text: &mut String);
+    /// Redacts every string inside `value` bound for `destination` in place.
+    fn json(&self, destination: &str, value: &mut serde_json::Value);
+}
+
+/// The default outbound filter: changes nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PassThrough;
+
+impl OutboundFilter for PassThrough {
+    fn text(&self, _: &str, _: &mut String) {}
+    fn json(&self, _: &str, _: &mut serde_json::Value) {}
+}
+
+impl fmt::Debug for dyn OutboundFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OutboundFilter")
+    }
+}
+
 impl fmt::Debug for dyn ToolPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ToolPolicy")

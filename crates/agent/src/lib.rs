@@ -73,7 +73,7 @@ pub mod tool;
 mod turn;
 
 pub use error::AgentError;
-pub use hooks::{Observed, PolicyDecision, ToolPolicy, TurnObserver};
+pub use hooks::{Observed, OutboundFilter, PassThrough, PolicyDecision, ToolPolicy, TurnObserver};
 pub use manifest::{
     AgentManifest, Capabilities, MAX_CAPABILITY_ENTRIES, MAX_MANIFEST_BYTES, MAX_NAME_FIELD_LEN,
     MAX_SYSTEM_PROMPT_BYTES, ManifestError,

@@ -12,7 +12,9 @@ use rampart_store::{Message, SessionId, Store};
 use tokio::sync::mpsc;
 
 use crate::AgentError;
-use crate::hooks::{AllowAll, NoopObserver, Observed, ToolPolicy, TurnObserver};
+use crate::hooks::{
+    AllowAll, NoopObserver, Observed, OutboundFilter, PassThrough, ToolPolicy, TurnObserver,
+};
 use crate::manifest::{AgentManifest, MAX_MANIFEST_BYTES, ManifestError};
 use crate::provider::{
     self, DeltaSink, ModelRequest, PROVIDER_REQUEST_TIMEOUT, Provider, ProviderSpec, Usage,
@@ -43,6 +45,8 @@ pub struct RuntimeOptions {
     pub policy: Arc<dyn ToolPolicy>,
     /// The observer of model and tool calls (default: none; the audit trail plugs in here).
     pub observer: Arc<dyn TurnObserver>,
+    /// Redacts provider requests and tool arguments (default: nothing; the leak guard plugs in).
+    pub outbound: Arc<dyn OutboundFilter>,
     /// The bound on one provider request, streaming included.
     pub provider_timeout: Duration,
     /// The cap on one tool result as the model sees it.
@@ -61,6 +65,7 @@ impl RuntimeOptions {
             tools: ToolRegistry::with_builtins(),
             policy: Arc::new(AllowAll),
             observer: Arc::new(NoopObserver),
+            outbound: Arc::new(PassThrough),
             provider_timeout: PROVIDER_REQUEST_TIMEOUT,
             max_tool_output_bytes: crate::tool::MAX_TOOL_OUTPUT_BYTES,
         }
@@ -76,6 +81,7 @@ struct Inner {
     tools: ToolRegistry,
     policy: Arc<dyn ToolPolicy>,
     observer: Arc<dyn TurnObserver>,
+    outbound: Arc<dyn OutboundFilter>,
     max_turns: usize,
     agents: RwLock<BTreeMap<AgentName, Arc<AgentManifest>>>,
     sessions: SessionLocks,
@@ -136,6 +142,7 @@ impl Runtime {
                 tools,
                 policy: opts.policy,
                 observer: opts.observer,
+                outbound: opts.outbound,
                 max_turns: opts.max_turns.max(1),
                 agents: RwLock::new(agents),
                 sessions: Mutex::new(HashMap::new()),
@@ -367,13 +374,14 @@ impl Runtime {
         let mut final_text = None;
 
         for _ in 0..self.inner.max_turns {
-            let request = ModelRequest {
+            let mut request = ModelRequest {
                 model: manifest.model_id().to_owned(),
                 system: manifest.system_prompt.clone(),
                 messages: context_window(&messages).to_vec(),
                 tools: tools.clone(),
                 stream: events.is_some(),
             };
+            filter_request(self.inner.outbound.as_ref(), &mut request);
             let started = Instant::now();
             let result = provider.complete(&request, &deltas).await;
             self.inner.observer.observe(&Observed::ModelCall {
@@ -414,11 +422,16 @@ impl Runtime {
                 })
                 .await;
                 let inv = if i < MAX_TOOL_CALLS_PER_RESPONSE {
+                    // The tool sees the arguments with known secrets redacted (SPEC L2).
+                    let mut outbound_call = call.clone();
+                    self.inner
+                        .outbound
+                        .json("tool_args", &mut outbound_call.arguments);
                     self.inner
                         .tools
                         .invoke(
                             &ctx,
-                            call,
+                            &outbound_call,
                             self.inner.policy.as_ref(),
                             self.inner.observer.as_ref(),
                         )
@@ -461,6 +474,29 @@ impl Runtime {
         };
         emit(TurnEvent::Reply(outcome.clone())).await;
         Ok(outcome)
+    }
+}
+
+/// Redacts a provider request: the system prompt, every message's text and every tool call's
+/// arguments in the history (SPEC L2).
+fn filter_request(outbound: &dyn OutboundFilter, request: &mut ModelRequest) {
+    const DEST: &str = "llm_request";
+    outbound.text(DEST, &mut request.system);
+    for m in &mut request.messages {
+        match m {
+            Message::User { content } | Message::Tool { content, .. } => {
+                outbound.text(DEST, content);
+            }
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => {
+                outbound.text(DEST, content);
+                for c in tool_calls {
+                    outbound.json(DEST, &mut c.arguments);
+                }
+            }
+        }
     }
 }
 
