@@ -115,13 +115,10 @@ pub fn run(req: ExecRequest) -> Result<ExecOutput, ExecError> {
 }
 
 fn run_confined(req: &ExecRequest) -> Result<ExecOutput, ExecError> {
-    let landlock = match confine::landlock_thread(&req.workspace) {
-        Ok(status) => confine::landlock_status_name(&status),
-        Err(e) => {
-            tracing_free_warn(&e);
-            "unavailable"
-        }
-    };
+    // Landlock being unavailable is not an error: the result's confinement reports it.
+    let landlock = confine::landlock_thread(&req.workspace).map_or("unavailable", |status| {
+        confine::landlock_status_name(&status)
+    });
     let filter = confine::seccomp_program(req.network).ok();
     let mut cmd = match &req.invocation {
         Invocation::Direct { program, args } => {
@@ -150,7 +147,7 @@ fn run_confined(req: &ExecRequest) -> Result<ExecOutput, ExecError> {
     limits::install(&mut cmd, req.limits, filter);
     let confinement = Confinement {
         landlock,
-        landlock_abi: 0,
+        landlock_abi: confine::landlock_abi(),
         seccomp,
         rlimits: true,
     };
@@ -211,10 +208,6 @@ fn run_confined(req: &ExecRequest) -> Result<ExecOutput, ExecError> {
         timed_out,
         confinement,
     })
-}
-
-fn tracing_free_warn(_e: &str) {
-    // Landlock being unavailable is reported in the result's confinement, not logged here.
 }
 
 /// Reads everything, keeping the first `cap` bytes; returns them and whether more came.
