@@ -16,16 +16,14 @@ for _ in $(seq 20); do
 done
 echo "version_wall_us $best"
 
-# Idle RSS of a started gateway on a throwaway home (scripted provider, key from the environment).
+# Idle RSS of a started gateway on a throwaway home made by `rampart init` (scripted provider,
+# vault unlocked from the environment, audit trail on).
 home=$(mktemp -d)
 trap 'rm -rf "$home"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
-cat >"$home/config.toml" <<TOML
-api_key = "env:RAMPART_FOOTPRINT_KEY"
-api_listen = "127.0.0.1:0"
-[providers.default]
-kind = "scripted"
-TOML
-RAMPART_FOOTPRINT_KEY=$("$bin" keygen) RAMPART_VAULT_PASSPHRASE=unused "$bin" --home "$home" start 2>"$home/stderr" &
+export RAMPART_VAULT_PASSPHRASE="footprint passphrase"
+"$bin" --home "$home" init --non-interactive >/dev/null
+sed -i 's/^api_listen = .*/api_listen = "127.0.0.1:0"/' "$home/config.toml"
+"$bin" --home "$home" start 2>"$home/stderr" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$home/stderr" 2>/dev/null && break; sleep 0.1; done
 grep -q "listening on" "$home/stderr" || { cat "$home/stderr" >&2; exit 1; }
