@@ -45,6 +45,9 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/v1/chat/completions",
         Access::AtLeast(Role::User),
     ),
+    // The webhook trigger authenticates with its own token (SPEC N7), not the API key.
+    (Method::POST, "/hooks/{agent}", Access::Public),
+    (Method::GET, "/metrics", Access::AtLeast(Role::Admin)),
 ];
 
 /// The rule for a request. `matched` is the route template axum matched, `None` for unknown paths.
@@ -71,7 +74,7 @@ mod tests {
             .filter(|r| r.2 == Access::Public)
             .map(|r| r.1)
             .collect();
-        assert_eq!(public, ["/api/health"]);
+        assert_eq!(public, ["/api/health", "/hooks/{agent}"]);
     }
 
     #[test]

@@ -4,16 +4,21 @@
 //! tower layers composed once, in [`app`]. The onion, outermost first:
 //!
 //! ```text
-//! security headers        every response, errors and panics included (SPEC N4)
-//!  └ catch panic          a panicking handler becomes a contract 500; the gateway keeps serving
-//!    └ trace              one span per request
-//!      └ contract errors  any non-JSON error (404, 405, 413, extractor rejections) → {"error":{…}}
-//!        └ body limit     MAX_BODY_BYTES → 413
-//!          └ auth         Bearer key (or ?token= on WebSocket upgrades only) → Principal or 401;
-//!                         the route's least role from the one table in `access` → or 403 (audited)
-//!            └ routes     handlers, which never see credentials; every user message passes
-//!                         `admission` (sanitize, injection detection → 400, audited) before the
-//!                         agent loop, whose model and tool calls the `AuditObserver` records
+//! connection              `server`: connection cap, header-read deadline (slowloris), head buffer
+//!  └ security headers     every response, errors and panics included (SPEC N4)
+//!    └ catch panic        a panicking handler becomes a contract 500; the gateway keeps serving
+//!      └ trace            one span per request (logs pass the RedactingWriter, SPEC L1)
+//!        └ metrics        counts requests, 4xx/5xx, 401, 403 for `/metrics`
+//!          └ reply guard  every response body passes the known-secret leak guard (SPEC L2)
+//!            └ contract errors  any non-JSON error (404, 405, 413, extractor rejections) → {"error":{…}}
+//!              └ limits   URL 414, headers 431, body per route class → 413
+//!                └ rate limit  GCRA per client IP (trusted_proxies) → 429 + Retry-After, audited
+//!                  └ body limit  MAX_BODY_BYTES → 413
+//!                    └ auth  Bearer key (or ?token= on WebSocket upgrades only) → Principal or 401;
+//!                            the route's least role from the one table in `access` → or 403 (audited)
+//!                      └ routes  handlers, which never see credentials; every user message passes
+//!                                `admission` (sanitize, injection detection → 400, audited) before the
+//!                                agent loop, whose model and tool calls the `AuditObserver` records
 //! ```
 //!
 //! Trust assumptions: everything in a request is hostile until a layer has checked it; the
@@ -36,12 +41,20 @@
 pub mod access;
 mod admission;
 mod auth;
+pub mod client_ip;
+mod edge;
 mod error;
 mod events;
 mod layers;
+pub mod limits;
+mod metrics;
 mod observer;
+pub mod rate_limit;
+mod reply_guard;
 mod routes;
+pub mod server;
 mod state;
+pub mod ws_limits;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -56,11 +69,15 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{Authenticator, Principal};
+pub use edge::{EdgeState, LeakFilter, WebhookToken, install_leak_reporter};
 pub use error::ApiError;
 pub use events::Events;
 pub use layers::MAX_BODY_BYTES;
+pub use metrics::Metrics;
 pub use observer::AuditObserver;
+pub use reply_guard::MAX_REPLY_SCAN_BYTES;
 pub use routes::ws::{MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, MAX_WS_TEXT_BYTES};
+pub use server::ServerLimits;
 pub use state::{AppState, GatewayInfo};
 
 /// Why the gateway would not start.
@@ -112,12 +129,14 @@ pub fn app(state: AppState) -> Router {
             "/v1/chat/completions",
             post(routes::openai::chat_completions),
         )
+        .route("/hooks/{agent}", post(routes::webhook::trigger))
+        .route("/metrics", get(routes::metrics::metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
-        .with_state(state);
+        .with_state(state.clone());
     // The outer router holds the application as its fallback service, so these layers wrap the
     // whole of it (routing, method matching and all) rather than each route's handlers.
     Router::new().fallback_service(routes).layer(
@@ -128,30 +147,53 @@ pub fn app(state: AppState) -> Router {
             ))
             .layer(CatchPanicLayer::custom(layers::panic_response))
             .layer(TraceLayer::new_for_http())
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                metrics::count,
+            ))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                reply_guard::redact_replies,
+            ))
             .layer(middleware::from_fn(layers::contract_errors))
+            .layer(middleware::from_fn(limits::request_limits))
+            .layer(middleware::from_fn_with_state(
+                state,
+                rate_limit::rate_limit,
+            ))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
     )
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves [`app`] on `listener` until `shutdown` resolves, then drains in-flight requests, with
+/// the default connection limits ([`ServerLimits`]).
 ///
 /// # Errors
-/// [`GatewayError::Io`] when serving fails.
+/// [`GatewayError::Io`] when the listener's address cannot be read.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
-    let addr = listener.local_addr().map_err(|source| GatewayError::Io {
+    serve_with(listener, state, ServerLimits::default(), shutdown).await
+}
+
+/// [`serve`] with explicit connection limits.
+///
+/// # Errors
+/// [`GatewayError::Io`] when the listener's address cannot be read.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    listener.local_addr().map_err(|source| GatewayError::Io {
         addr: SocketAddr::from(([0, 0, 0, 0], 0)),
         source,
     })?;
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|source| GatewayError::Io { addr, source })
+    install_leak_reporter(&state);
+    server::run(listener, app(state), limits, shutdown).await;
+    Ok(())
 }

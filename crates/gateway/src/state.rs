@@ -24,6 +24,8 @@ pub struct AppState {
     pub validator: Arc<InputValidator>,
     /// What `/api/health/detail` reports about the parts outside the gateway.
     pub info: Arc<GatewayInfo>,
+    /// Rate limiters, proxies, WebSocket limits, counters, the leak guard, the webhook token.
+    pub edge: Arc<crate::EdgeState>,
 }
 
 /// Facts for the authenticated health detail.

@@ -12,11 +12,15 @@ use rampart_agent::{
 };
 use rampart_audit::{AuditSink, SinkOptions};
 use rampart_config::{Config, ProviderKind};
-use rampart_gateway::{AppState, AuditObserver, Authenticator, Events, GatewayInfo};
+use rampart_gateway::{
+    AppState, AuditObserver, Authenticator, EdgeState, Events, GatewayInfo, LeakFilter,
+};
 use rampart_guard::InputValidator;
+use rampart_guard::LeakGuard;
 use rampart_net::{FetchConfig, FetchLimits};
 use rampart_sandbox::WorkspaceOptions;
 use rampart_store::Store;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::exit::CliError;
 use crate::home::Home;
@@ -116,9 +120,27 @@ pub(crate) fn prepare(
         tracing::warn!("no api_key configured: every protected route will answer 401");
     }
 
+    let webhook = webhook_token(config)?;
+    // The known-secret leak guard (SPEC L2): every value the process holds, under its name.
+    let mut leak = LeakGuard::builder();
+    if let Some(vault) = secrets.vault() {
+        for (name, value) in vault.iter() {
+            leak.add(name, value.expose_secret());
+        }
+    }
+    if let Some(k) = &api_key {
+        leak.add("api_key", k.expose_secret());
+    }
+    if let Some(t) = &webhook {
+        leak.add("webhook_token", t.expose_secret());
+    }
+
     let mut providers = HashMap::new();
     for (name, p) in &config.providers {
         let api_key = secrets.provider_key(name, p)?;
+        if let Some(k) = &api_key {
+            leak.add(&format!("providers.{name}.api_key"), k.expose_secret());
+        }
         let kind = match p.kind {
             ProviderKind::Openai => AgentProviderKind::OpenAi,
             ProviderKind::Anthropic => AgentProviderKind::Anthropic,
@@ -132,6 +154,19 @@ pub(crate) fn prepare(
                 api_key,
             },
         );
+    }
+
+    if leak.skipped() > 0 {
+        tracing::warn!(
+            count = leak.skipped(),
+            "some secrets are shorter than the leak guard's minimum and are not redacted by value"
+        );
+    }
+    let leak_handle = crate::exit::log_outputs().leak.clone();
+    leak_handle.set(leak.build());
+    match crate::exit::log_outputs().open_file(&home.dir) {
+        Ok(path) => tracing::debug!(path = %path.display(), "logging to file"),
+        Err(e) => tracing::warn!(error = %e, "cannot open the log file; logging to stderr only"),
     }
 
     let db = home.db();
@@ -149,6 +184,7 @@ pub(crate) fn prepare(
     if let Some(sink) = &audit {
         options.observer = Arc::new(AuditObserver::new(sink.clone()));
     }
+    options.outbound = Arc::new(LeakFilter(leak_handle.clone()));
     let runtime = Runtime::new(options)
         .map_err(|e| CliError::usage(anyhow::anyhow!("loading agents: {e}")))?;
 
@@ -167,6 +203,7 @@ pub(crate) fn prepare(
             started: Instant::now(),
             vault: secrets.vault_state(),
         }),
+        edge: Arc::new(EdgeState::new(&config.edge, leak_handle, webhook.as_ref())),
     };
     Ok(Prepared {
         state,
@@ -200,6 +237,23 @@ fn builtin_tools(home: &Home, config: &Config) -> ToolRegistry {
     };
     tools.register(Arc::new(WebFetchTool::new(fetch, FetchLimits::default())));
     tools
+}
+
+/// The webhook token from `[webhook_trigger] token_env` when the trigger is enabled; a missing or
+/// short token refuses start-up (exit 2) rather than leaving the route open or silently off.
+fn webhook_token(config: &Config) -> Result<Option<SecretString>, CliError> {
+    let hook = &config.edge.webhook_trigger;
+    if !hook.enabled {
+        return Ok(None);
+    }
+    let token = std::env::var(&hook.token_env).unwrap_or_default();
+    if token.len() < 16 {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "[webhook_trigger] is enabled but ${} does not hold a token of at least 16 characters",
+            hook.token_env
+        )));
+    }
+    Ok(Some(SecretString::from(token)))
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.

@@ -100,6 +100,11 @@ impl Secrets {
     }
 
     /// The resolver over the vault and the environment.
+    /// The unlocked vault, for the leak guard (which must know every value to redact it).
+    pub(crate) fn vault(&self) -> Option<&Vault> {
+        self.vault.as_ref()
+    }
+
     pub(crate) fn resolver(&self) -> Resolver<'_> {
         Resolver::new(self.vault.as_ref())
     }

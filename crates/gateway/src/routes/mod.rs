@@ -2,7 +2,9 @@
 
 pub(crate) mod agents;
 pub(crate) mod health;
+pub(crate) mod metrics;
 pub(crate) mod openai;
+pub(crate) mod webhook;
 pub(crate) mod ws;
 
 use serde::de::DeserializeOwned;

@@ -4,17 +4,29 @@
 //! Server → client: `{"type":"delta","text":"…"}` while the model streams, then
 //! `{"type":"reply", …the HTTP reply's fields…}`, or `{"type":"error","error":{code,message}}`.
 //! The connection keeps one session: the first reply's `session_id` is reused for later messages.
+//!
+//! Limits (SPEC N3, N6): frame, message and text sizes below; the `Origin` allowlist on upgrade
+//! (403); [`crate::ws_limits::WS_MESSAGES_PER_WINDOW`] messages a minute per connection *and* per
+//! authenticated key (a new socket does not reset it); a ping every 30 s and a close after 90 s
+//! without a pong. Every frame sent passes the leak guard; streamed deltas through a stream
+//! redactor, so a secret split across two deltas is still caught.
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use std::time::Instant;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, Path, State};
 use axum::response::Response;
+use http::HeaderMap;
 use rampart_agent::{TurnEvent, TurnRequest};
 use rampart_core::AgentName;
+use rampart_guard::{LeakHits, SharedLeakGuard};
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::agent_name;
 use crate::admission::{admit, check_session_id};
+use crate::rate_limit::audit_rate_limited;
+use crate::ws_limits::{SlidingWindow, WS_MESSAGES_PER_WINDOW, origin_allowed};
 use crate::{ApiError, AppState, Principal};
 
 /// The largest WebSocket frame accepted.
@@ -27,13 +39,23 @@ pub const MAX_WS_MESSAGE_BYTES: usize = 256 * 1024;
 /// The largest chat text inside one message (SPEC N3).
 pub const MAX_WS_TEXT_BYTES: usize = 32 * 1024;
 
-/// The upgrade handler. The agent must exist before the socket opens.
+/// The upgrade handler. The agent must exist and the `Origin` be allowed before the socket opens.
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    if !origin_allowed(&headers, &state.edge.ws_allowed_origins) {
+        state.edge.metrics.ws_refused();
+        let origin = headers
+            .get(http::header::ORIGIN)
+            .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
+            .unwrap_or_default();
+        tracing::warn!(origin = %origin.escape_debug(), "cross-origin WebSocket refused");
+        return Err(ApiError::forbidden("this Origin may not open a WebSocket"));
+    }
     let agent = agent_name(&name)?;
     if state.runtime.agent(&agent).is_none() {
         return Err(ApiError::not_found("no such agent"));
@@ -54,30 +76,93 @@ enum ClientMessage {
     },
 }
 
-async fn send_json(socket: &mut WebSocket, value: &serde_json::Value) -> bool {
-    socket
-        .send(Message::Text(value.to_string().into()))
-        .await
-        .is_ok()
+/// Sends a JSON value, redacted by the leak guard.
+async fn send_json(
+    socket: &mut WebSocket,
+    leak: &SharedLeakGuard,
+    value: &serde_json::Value,
+) -> bool {
+    let text = value.to_string();
+    let text = leak.redact("reply", &text).into_owned();
+    socket.send(Message::Text(text.into())).await.is_ok()
 }
 
-async fn send_error(socket: &mut WebSocket, e: &ApiError) -> bool {
+async fn send_error(socket: &mut WebSocket, leak: &SharedLeakGuard, e: &ApiError) -> bool {
     send_json(
         socket,
+        leak,
         &json!({ "type": "error", "error": e.body()["error"] }),
     )
     .await
 }
 
+/// Counts one message against the connection's and the key's windows.
+async fn admit_rate(
+    state: &AppState,
+    principal: &Principal,
+    window: &mut SlidingWindow,
+    audited: &mut Option<Instant>,
+) -> Result<(), ApiError> {
+    let now = Instant::now();
+    let key = format!("{:?}", principal.actor);
+    if state.edge.ws_windows.try_hit(&key, now) && window.try_hit(now) {
+        state.edge.metrics.ws_message();
+        return Ok(());
+    }
+    state.edge.metrics.rate_limited("websocket");
+    state.edge.metrics.ws_refused();
+    if audited.is_none_or(|t| now.duration_since(t) >= crate::ws_limits::WS_WINDOW) {
+        *audited = Some(now);
+        audit_rate_limited(state, principal.actor.clone(), "websocket", &key).await;
+    }
+    Err(ApiError::new(
+        http::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("at most {WS_MESSAGES_PER_WINDOW} messages a minute"),
+    ))
+}
+
 async fn serve(mut socket: WebSocket, state: AppState, agent: AgentName, principal: Principal) {
+    state.edge.metrics.ws_connection();
+    let leak = state.edge.leak.clone();
     let mut session: Option<String> = None;
-    while let Some(Ok(msg)) = socket.recv().await {
+    let mut window = SlidingWindow::default();
+    let mut audited = None;
+    let every = state.edge.ws_ping_interval;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_pong = Instant::now();
+    loop {
+        let msg = tokio::select! {
+            m = socket.recv() => match m {
+                Some(Ok(m)) => m,
+                _ => break,
+            },
+            _ = ping.tick() => {
+                if last_pong.elapsed() >= state.edge.ws_idle_timeout {
+                    state.edge.metrics.ws_closed_idle();
+                    let close = CloseFrame { code: 1001, reason: "no pong".into() };
+                    let _ = socket.send(Message::Close(Some(close))).await;
+                    break;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
         let text = match msg {
             Message::Text(t) => t,
             Message::Close(_) => break,
+            Message::Pong(_) => {
+                last_pong = Instant::now();
+                continue;
+            }
+            Message::Ping(_) => continue,
             Message::Binary(_) => {
                 if !send_error(
                     &mut socket,
+                    &leak,
                     &ApiError::invalid_input("send JSON text frames"),
                 )
                 .await
@@ -86,26 +171,32 @@ async fn serve(mut socket: WebSocket, state: AppState, agent: AgentName, princip
                 }
                 continue;
             }
-            Message::Ping(_) | Message::Pong(_) => continue,
         };
+        if let Err(e) = admit_rate(&state, &principal, &mut window, &mut audited).await {
+            if !send_error(&mut socket, &leak, &e).await {
+                break;
+            }
+            continue;
+        }
         let parsed: Result<ClientMessage, _> = serde_json::from_str(text.as_str());
         let (text, session_id) = match parsed {
             Ok(ClientMessage::Message { text, session_id }) => (text, session_id),
             Err(_) => {
                 let e = ApiError::invalid_input(r#"expected {"type":"message","text":"…"}"#);
-                if !send_error(&mut socket, &e).await {
+                if !send_error(&mut socket, &leak, &e).await {
                     break;
                 }
                 continue;
             }
         };
         if text.len() > MAX_WS_TEXT_BYTES {
+            state.edge.metrics.ws_refused();
             let e = ApiError::new(
                 http::StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!("message text over {MAX_WS_TEXT_BYTES} bytes"),
             );
-            if !send_error(&mut socket, &e).await {
+            if !send_error(&mut socket, &leak, &e).await {
                 break;
             }
             continue;
@@ -117,7 +208,7 @@ async fn serve(mut socket: WebSocket, state: AppState, agent: AgentName, princip
         let text = match admitted {
             Ok(m) => m,
             Err(e) => {
-                if !send_error(&mut socket, &e).await {
+                if !send_error(&mut socket, &leak, &e).await {
                     break;
                 }
                 continue;
@@ -131,7 +222,18 @@ async fn serve(mut socket: WebSocket, state: AppState, agent: AgentName, princip
         if !turn(&mut socket, &state, req, &mut session).await {
             break;
         }
+        // The client could not answer pings while the turn ran.
+        last_pong = Instant::now();
     }
+}
+
+/// Sends a streamed delta through the stream redactor.
+async fn send_delta(socket: &mut WebSocket, text: &str) -> bool {
+    if text.is_empty() {
+        return true;
+    }
+    let frame = json!({ "type": "delta", "text": text }).to_string();
+    socket.send(Message::Text(frame.into())).await.is_ok()
 }
 
 /// Runs one turn, streaming deltas; false when the socket is gone.
@@ -141,6 +243,9 @@ async fn turn(
     req: TurnRequest,
     session: &mut Option<String>,
 ) -> bool {
+    let leak = &state.edge.leak;
+    let mut redactor = leak.current().stream();
+    let mut hits = LeakHits::default();
     let (tx, mut rx) = mpsc::channel(64);
     let runtime = state.runtime.clone();
     let run = runtime.run_turn(req, Some(tx));
@@ -149,7 +254,7 @@ async fn turn(
         tokio::select! {
             Some(event) = rx.recv() => {
                 if let TurnEvent::Delta { text } = event
-                    && !send_json(socket, &json!({ "type": "delta", "text": text })).await
+                    && !send_delta(socket, &redactor.push(&text, &mut hits)).await
                 {
                     return false;
                 }
@@ -159,10 +264,15 @@ async fn turn(
     };
     while let Ok(event) = rx.try_recv() {
         if let TurnEvent::Delta { text } = event
-            && !send_json(socket, &json!({ "type": "delta", "text": text })).await
+            && !send_delta(socket, &redactor.push(&text, &mut hits)).await
         {
             return false;
         }
+    }
+    let rest = redactor.finish(&mut hits);
+    leak.report("reply", &hits);
+    if !send_delta(socket, &rest).await {
+        return false;
     }
     match result {
         Ok(outcome) => {
@@ -171,8 +281,8 @@ async fn turn(
             if let Some(obj) = value.as_object_mut() {
                 obj.insert("type".to_owned(), json!("reply"));
             }
-            send_json(socket, &value).await
+            send_json(socket, leak, &value).await
         }
-        Err(e) => send_error(socket, &ApiError::from(e)).await,
+        Err(e) => send_error(socket, leak, &ApiError::from(e)).await,
     }
 }

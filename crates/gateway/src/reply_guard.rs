@@ -1,0 +1,83 @@
+//! The reply leak guard (SPEC L2): every HTTP response body passes the known-secret matcher on its
+//! way out. JSON and text bodies are buffered (they are ours and bounded) and redacted whole;
+//! server-sent events are redacted as a stream, holding back just enough to catch a secret split
+//! across two events. WebSocket frames are redacted in the WebSocket handler.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use http::header;
+use rampart_guard::{LeakHits, SharedLeakGuard};
+
+use crate::{ApiError, AppState};
+
+/// The largest response body buffered for redaction.
+///
+/// # Security
+/// Bodies are our own replies (JSON, small); a larger one is refused rather than sent unchecked.
+pub const MAX_REPLY_SCAN_BYTES: usize = 16 * 1024 * 1024;
+
+/// The layer.
+pub(crate) async fn redact_replies(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let resp = next.run(req).await;
+    let leak = state.edge.leak.clone();
+    if leak.current().is_empty() || resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        return resp;
+    }
+    let ctype = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (mut parts, body) = resp.into_parts();
+    if ctype.starts_with("text/event-stream") {
+        return Response::from_parts(parts, stream_redacted(body, leak));
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_REPLY_SCAN_BYTES).await else {
+        tracing::error!("a reply was too large to check for secrets; answered 500");
+        return ApiError::internal().into_response();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let redacted = leak.redact("reply", &text);
+    if redacted == text {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(redacted.into_owned()))
+}
+
+fn stream_redacted(body: Body, leak: SharedLeakGuard) -> Body {
+    let guard = leak.current();
+    let redactor = Arc::clone(&guard).stream();
+    let state = (body.into_data_stream(), redactor, leak, false);
+    let stream =
+        futures_util::stream::unfold(state, |(mut inner, mut red, leak, done)| async move {
+            if done {
+                return None;
+            }
+            let mut hits = LeakHits::default();
+            let out = match inner.next().await {
+                Some(Ok(chunk)) => red.push(&String::from_utf8_lossy(&chunk), &mut hits),
+                Some(Err(_)) | None => {
+                    let rest = red.finish(&mut hits);
+                    leak.report("reply", &hits);
+                    return Some((
+                        Ok::<_, std::io::Error>(Bytes::from(rest)),
+                        (inner, red, leak, true),
+                    ));
+                }
+            };
+            leak.report("reply", &hits);
+            Some((Ok(Bytes::from(out)), (inner, red, leak, false)))
+        });
+    Body::from_stream(stream)
+}
