@@ -10,8 +10,10 @@ use std::num::NonZeroU32;
 /// 100 a minute is far above what a person at a chat client sends and low enough that a single
 /// address cannot run up a provider bill or starve other clients.
 pub const DEFAULT_API_RATE_LIMIT: u32 = 100;
-/// The default `api_rate_burst`: requests a client may send at once before the rate applies.
-pub const DEFAULT_API_RATE_BURST: u32 = 20;
+/// The default `api_rate_burst`: cells a client may spend at once before the rate applies. A
+/// minute's worth: a chat client that opens with a flurry of reads and a few messages is served,
+/// a flood is not (the long-run rate stays `api_rate_limit`).
+pub const DEFAULT_API_RATE_BURST: u32 = 100;
 /// The default `[webhook_trigger] rate_limit_per_minute`.
 pub const DEFAULT_WEBHOOK_RATE_LIMIT: u32 = 30;
 /// The default `[webhook_trigger] token_env`.
@@ -81,7 +83,7 @@ pub struct EdgeConfig {
     /// `api_rate_limit`: requests per minute per client IP (default 100, SPEC N2). A message to an
     /// agent costs more than one request (see the gateway's rate-limit docs).
     pub api_rate_limit: NonZeroU32,
-    /// `api_rate_burst`: how many requests a client may send back to back (default 20).
+    /// `api_rate_burst`: how many cells a client may spend back to back (default 100).
     pub api_rate_burst: NonZeroU32,
     /// `trusted_proxies`: peers whose `X-Forwarded-For` / `Forwarded` header names the client
     /// (default none: the TCP peer is the client, and those headers are ignored) (SPEC N6).
