@@ -45,6 +45,18 @@ pub(crate) enum Command {
     Audit(AuditCommand),
     /// Run the input defense on a text: exit 3 when it detects an injection.
     Scan(ScanArgs),
+    /// Print the running gateway's metrics (Prometheus text), optionally only names containing F.
+    Metrics {
+        /// Keep only metrics whose name contains this, e.g. rate_limit.
+        #[arg(long, value_name = "F")]
+        filter: Option<String>,
+    },
+    /// Print the gateway's log file (HOME/logs/rampart.log), optionally only at level L or worse.
+    Logs {
+        /// error, warn, info, debug or trace.
+        #[arg(long, value_name = "L")]
+        level: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

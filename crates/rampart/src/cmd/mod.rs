@@ -5,6 +5,8 @@ mod audit;
 mod demo;
 mod init;
 mod keygen;
+mod logs;
+mod metrics;
 mod scan;
 mod start;
 mod vault;
@@ -28,6 +30,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Vault(cmd) => vault::run(&home()?, cmd, stdin),
         Command::Audit(cmd) => audit::run(&home()?, cmd),
         Command::Scan(ref args) => scan::run(args),
+        Command::Metrics { ref filter } => metrics::run(&home()?, filter.as_deref(), stdin),
+        Command::Logs { ref level } => logs::run(&home()?, level.as_deref()),
     }
 }
 
