@@ -13,7 +13,7 @@
 //!            └ contract errors  any non-JSON error (404, 405, 413, extractor rejections) → {"error":{…}}
 //!              └ limits   URL 414, headers 431, body per route class → 413
 //!                └ rate limit  GCRA per client IP (trusted_proxies) → 429 + Retry-After, audited
-//!                  └ body limit  MAX_BODY_BYTES → 413
+//!                  └ body limit  MAX_BODY_BYTES for the extractors → 413
 //!                    └ auth  Bearer key (or ?token= on WebSocket upgrades only) → Principal or 401;
 //!                            the route's least role from the one table in `access` → or 403 (audited)
 //!                      └ routes  handlers, which never see credentials; every user message passes
@@ -65,7 +65,6 @@ use axum::middleware;
 use axum::routing::{delete, get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{Authenticator, Principal};
@@ -161,8 +160,7 @@ pub fn app(state: AppState) -> Router {
                 state,
                 rate_limit::rate_limit,
             ))
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
     )
 }
 
