@@ -43,6 +43,16 @@ pub trait ToolPolicy: Send + Sync {
         call: &ToolCallRequest,
         risk: ToolRisk,
     ) -> PolicyDecision;
+
+    /// Told how a call ended (after it ran or was refused), so the policy can label the session
+    /// (taint, SPEC T7). The default does nothing. Must be quick and must not fail.
+    fn after_call(&self, _ctx: &ToolContext, _call: &ToolCallRequest, _record: &ToolCallRecord) {}
+
+    /// True when the session carries the taint label (its content came from untrusted sources).
+    /// The default: never.
+    fn tainted(&self, _agent: &AgentName, _session_id: &SessionId) -> bool {
+        false
+    }
 }
 
 /// The default policy: capabilities alone decide (everything that passed them is allowed).

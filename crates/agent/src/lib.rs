@@ -15,7 +15,8 @@
 //!   asks the policy hook, runs the tool, caps its output (T6) and tells the observer — once,
 //!   around every call. The built-in `clock` tool proves the loop.
 //! - [`hooks`]: where later layers plug in — [`ToolPolicy`] before each tool call, and
-//!   [`TurnObserver`] after each model and tool call (the audit trail).
+//!   [`TurnObserver`] after each model and tool call (the audit trail). [`PolicyHook`] is the
+//!   policy hook over `rampart_policy::Policy`.
 //!
 //! ## Trust assumptions
 //! Model output (text, tool names, arguments, ids) is untrusted: it is parsed into bounded
@@ -67,6 +68,7 @@
 mod error;
 pub mod hooks;
 mod manifest;
+mod policy;
 pub mod provider;
 mod runtime;
 pub mod tool;
@@ -78,6 +80,7 @@ pub use manifest::{
     AgentManifest, Capabilities, MAX_CAPABILITY_ENTRIES, MAX_MANIFEST_BYTES, MAX_NAME_FIELD_LEN,
     MAX_SYSTEM_PROMPT_BYTES, ManifestError,
 };
+pub use policy::{PolicyHook, capabilities_of, grant_of};
 pub use provider::{ProviderError, ProviderKind, ProviderSpec, Usage};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use tool::{

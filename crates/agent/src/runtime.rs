@@ -465,7 +465,9 @@ impl Runtime {
                 (text, StopReason::MaxTurns)
             }
         };
+        let tainted = self.inner.policy.tainted(agent, &session_id);
         let outcome = TurnOutcome {
+            tainted,
             reply,
             session_id,
             tool_calls: records,

@@ -60,6 +60,9 @@ pub struct TurnOutcome {
     pub usage: Usage,
     /// Why the turn ended.
     pub stop_reason: StopReason,
+    /// True when the session is labelled as holding untrusted content (SPEC T7): while it is,
+    /// `shell_exec` and fetches to new hosts need a human's approval.
+    pub tainted: bool,
 }
 
 /// What a turn emits while it runs. Serializes as the contract's WebSocket frames:

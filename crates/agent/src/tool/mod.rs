@@ -50,6 +50,8 @@ pub struct ToolContext {
     pub workspace: PathBuf,
     /// The agent's capabilities (already checked for the tool's name by the registry).
     pub capabilities: Capabilities,
+    /// How many `agent_spawn`s separate this agent from one defined by a manifest (0 for those).
+    pub spawn_depth: u32,
 }
 
 impl ToolContext {
@@ -66,6 +68,7 @@ impl ToolContext {
             session_id,
             workspace,
             capabilities,
+            spawn_depth: 0,
         }
     }
 }

@@ -179,6 +179,7 @@ impl ToolRegistry {
             approval_id,
             truncated,
         };
+        policy.after_call(ctx, call, &record);
         observer.observe(&Observed::ToolCall {
             ctx,
             call,
