@@ -1,0 +1,188 @@
+//! Attack tests of the gateway's edge layers in process: address spraying against the rate
+//! limiter's memory, slowloris connections, and silent WebSocket clients.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failure is a test failure"
+)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use futures_util::StreamExt;
+use rampart_agent::{AgentManifest, ProviderKind, ProviderSpec, Runtime, RuntimeOptions};
+use rampart_config::SecurityHeaders;
+use rampart_gateway::{AppState, Authenticator, EdgeState, Events, GatewayInfo, ServerLimits};
+use rampart_guard::InputValidator;
+use rampart_store::Store;
+use secrecy::SecretString;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::{Service, ServiceExt};
+
+const KEY: &str = "edge-test-key-0123456789abcdef0123";
+
+async fn state(edge: EdgeState) -> (AppState, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let mut opts = RuntimeOptions::new(home.path(), Store::open_in_memory().unwrap());
+    opts.providers.insert(
+        "default".into(),
+        ProviderSpec {
+            kind: ProviderKind::Scripted,
+            base_url: None,
+            api_key: None,
+        },
+    );
+    let runtime = Runtime::new(opts).unwrap();
+    runtime
+        .create_agent(
+            AgentManifest::parse("name = \"assistant\"\nmodel = \"default/scripted\"\n").unwrap(),
+        )
+        .await
+        .unwrap();
+    let state = AppState {
+        runtime: Arc::new(runtime),
+        auth: Arc::new(Authenticator::new(
+            Some(&SecretString::from(KEY.to_owned())),
+            true,
+        )),
+        headers: Arc::new(SecurityHeaders::default()),
+        events: Events::new(None),
+        validator: Arc::new(InputValidator::with_detection(true)),
+        info: Arc::new(GatewayInfo {
+            started: Instant::now(),
+            vault: "absent",
+        }),
+        edge: Arc::new(edge),
+    };
+    (state, home)
+}
+
+#[tokio::test]
+async fn spoofed_forwarded_for_from_an_untrusted_peer_makes_one_bucket_not_100000() {
+    let (state, _home) = state(EdgeState::default()).await;
+    let mut app = rampart_gateway::app(state.clone());
+    let peer: SocketAddr = "198.51.100.7:40000".parse().unwrap();
+    let mut limited = 0;
+    for i in 0u32..100_000 {
+        let [a, b, c, d] = i.to_be_bytes();
+        let req = http::Request::get("/api/health")
+            .header("x-forwarded-for", format!("{a}.{b}.{c}.{d}"))
+            .header("forwarded", format!("for={d}.{c}.{b}.{a}"))
+            .extension(ConnectInfo(peer))
+            .body(Body::empty())
+            .unwrap();
+        let resp = ServiceExt::<http::Request<Body>>::ready(&mut app)
+            .await
+            .unwrap()
+            .call(req)
+            .await
+            .unwrap();
+        if resp.status() == http::StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+        }
+    }
+    assert_eq!(state.edge.limiter.tracked_clients(), 1);
+    // They were all one client: nearly all of them were refused.
+    assert!(limited > 99_000, "{limited}");
+}
+
+#[tokio::test]
+async fn a_listed_proxy_is_believed_and_clients_behind_it_are_limited_separately() {
+    let config = rampart_config::Config::from_toml_str(
+        "api_rate_limit = 60\napi_rate_burst = 2\ntrusted_proxies = [\"10.0.0.0/8\"]",
+        "config.toml",
+    )
+    .unwrap();
+    let (state, _home) = state(EdgeState::new(
+        &config.edge,
+        rampart_guard::SharedLeakGuard::default(),
+        None,
+    ))
+    .await;
+    let app = rampart_gateway::app(state.clone());
+    let proxy: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    let get = |client: &str| {
+        http::Request::get("/api/health")
+            .header("x-forwarded-for", client)
+            .extension(ConnectInfo(proxy))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let r = app.clone().oneshot(get("203.0.113.1")).await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = app.clone().oneshot(get("203.0.113.1")).await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key(http::header::RETRY_AFTER));
+    let r = app.clone().oneshot(get("203.0.113.2")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(state.edge.limiter.tracked_clients(), 2);
+}
+
+async fn serve(edge: EdgeState, limits: ServerLimits) -> (SocketAddr, tempfile::TempDir) {
+    let (state, home) = state(edge).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(rampart_gateway::serve_with(
+        listener,
+        state,
+        limits,
+        std::future::pending(),
+    ));
+    (addr, home)
+}
+
+#[tokio::test]
+async fn a_slowloris_connection_is_closed_at_the_header_deadline() {
+    let limits = ServerLimits::default().with_header_read_timeout(Duration::from_millis(500));
+    let (addr, _home) = serve(EdgeState::default(), limits).await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    // The server gives up on the unfinished head and closes (possibly after a 408).
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buf))
+        .await
+        .expect("the server closed the connection");
+    assert!(read.is_err() || !String::from_utf8_lossy(&buf).contains("200 OK"));
+    // A complete request on another connection is served.
+    let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
+    ok.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    ok.read_to_end(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_websocket_that_never_answers_pings_is_closed() {
+    let mut edge = EdgeState::default();
+    edge.ws_ping_interval = Duration::from_millis(200);
+    edge.ws_idle_timeout = Duration::from_millis(700);
+    let (addr, _home) = serve(edge, ServerLimits::default()).await;
+    let url = format!("ws://{addr}/api/agents/assistant/ws?token={KEY}");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    // Stay silent (no reads, so no pongs) past the idle timeout.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut pings = 0;
+    let mut closed = false;
+    while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        match msg {
+            Ok(tokio_tungstenite::tungstenite::Message::Ping(_)) => pings += 1,
+            Ok(tokio_tungstenite::tungstenite::Message::Close(_)) | Err(_) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(pings >= 1, "the server pinged");
+    assert!(closed, "the server closed the silent socket");
+}
