@@ -30,6 +30,7 @@
 
 mod edge;
 mod error;
+mod exec;
 mod headers;
 mod model;
 mod provider;
@@ -42,6 +43,10 @@ pub use edge::{
     WebhookTriggerConfig,
 };
 pub use error::ConfigError;
+pub use exec::{
+    DEFAULT_ALLOWED_PROGRAMS, DEFAULT_APPROVAL_TTL_SECS, DockerConfig, MAX_APPROVAL_TTL_SECS,
+    MAX_EXEC_LIST_ENTRIES, MAX_EXEC_TIMEOUT_SECS, ShellConfig,
+};
 pub use headers::SecurityHeaders;
 pub use model::{
     AgentsConfig, AuditConfig, Config, DEFAULT_MAX_TURNS, MAX_TURNS_CEILING, SecurityConfig,

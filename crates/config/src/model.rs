@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use rampart_core::SecretRef;
 
 use crate::edge::{EdgeConfig, RawEdge, RawWebhook};
+use crate::exec::{
+    DEFAULT_APPROVAL_TTL_SECS, DockerConfig, RawDocker, RawShell, ShellConfig,
+    check_approval_required, check_approval_ttl,
+};
 use crate::headers::RawHeaders;
 use crate::web::{RawWeb, WebFetchConfig};
 use crate::{ConfigError, ProviderConfig, SecurityHeaders};
@@ -60,6 +64,15 @@ pub struct SecurityConfig {
     /// `allow_symlinks` (default `false`): whether file tools follow symlinks that stay inside the
     /// workspace. Links out of the workspace are refused either way.
     pub allow_symlinks: bool,
+    /// `approval_required` (default `["shell_exec"]`): tools whose every call waits for a
+    /// human's approval of its exact arguments (SPEC A7).
+    pub approval_required: Vec<String>,
+    /// `approval_ttl_secs` (default 600): how long an approval request stays usable.
+    pub approval_ttl_secs: i64,
+    /// `[security.shell]`: how `shell_exec` runs commands (SPEC T3).
+    pub shell: ShellConfig,
+    /// `[security.docker]`: the container option (SPEC T4; off by default).
+    pub docker: DockerConfig,
 }
 
 /// `[agents]`: limits that apply to every agent.
@@ -105,6 +118,10 @@ struct RawSecurity {
     prompt_injection_scan: Option<bool>,
     strict_path_validation: Option<bool>,
     allow_symlinks: Option<bool>,
+    approval_required: Option<Vec<String>>,
+    approval_ttl_secs: Option<i64>,
+    shell: Option<RawShell>,
+    docker: Option<RawDocker>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -205,6 +222,27 @@ impl Config {
                 .into_headers()
                 .map_err(|(key, msg)| invalid(&format!("security.headers.{key}"), msg))?,
         };
+        let approval_required = security
+            .approval_required
+            .unwrap_or_else(|| vec!["shell_exec".to_owned()]);
+        check_approval_required(&approval_required)
+            .map_err(|(key, msg)| invalid(&format!("security.{key}"), msg))?;
+        let approval_ttl_secs = check_approval_ttl(
+            security
+                .approval_ttl_secs
+                .unwrap_or(DEFAULT_APPROVAL_TTL_SECS),
+        )
+        .map_err(|(key, msg)| invalid(&format!("security.{key}"), msg))?;
+        let shell = security
+            .shell
+            .unwrap_or_default()
+            .into_config()
+            .map_err(|(key, msg)| invalid(&format!("security.shell.{key}"), msg))?;
+        let docker = security
+            .docker
+            .unwrap_or_default()
+            .into_config()
+            .map_err(|(key, msg)| invalid(&format!("security.docker.{key}"), msg))?;
         let max_turns = raw
             .agents
             .and_then(|a| a.max_turns)
@@ -234,6 +272,10 @@ impl Config {
                 headers,
                 prompt_injection_scan: security.prompt_injection_scan.unwrap_or(true),
                 allow_symlinks: security.allow_symlinks.unwrap_or(false),
+                approval_required,
+                approval_ttl_secs,
+                shell,
+                docker,
             },
             agents: AgentsConfig { max_turns },
             audit: AuditConfig {
@@ -272,6 +314,66 @@ fn parse_error(e: &toml::de::Error, text: &str, file: &str) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_and_approval_defaults_are_the_secure_ones() {
+        let c = parse("").unwrap();
+        assert_eq!(c.security.approval_required, vec!["shell_exec".to_owned()]);
+        assert_eq!(c.security.approval_ttl_secs, 600);
+        assert!(!c.security.shell.allow_shell);
+        assert!(c.security.shell.env_passthrough.is_empty());
+        assert!(!c.security.docker.enabled);
+        assert_eq!(c.security.docker.network, "none");
+        assert!(c.security.docker.read_only_root);
+        assert_eq!(c.security.docker.pids_limit, 100);
+    }
+
+    #[test]
+    fn exec_keys_are_read_and_checked() {
+        let c = parse(
+            "[security]\napproval_required = []\napproval_ttl_secs = 60\n[security.shell]\n\
+             allowed_programs = [\"echo\"]\nenv_passthrough = [\"LANG\"]\n[security.docker]\n\
+             enabled = true\nmemory_limit = \"256m\"\n",
+        )
+        .unwrap();
+        assert!(c.security.approval_required.is_empty());
+        assert_eq!(c.security.approval_ttl_secs, 60);
+        assert_eq!(c.security.shell.allowed_programs, vec!["echo".to_owned()]);
+        assert_eq!(c.security.docker.memory_limit, "256m");
+        for (bad, key) in [
+            (
+                "[security.shell]\nallowed_programs = [\"/bin/sh\"]\n",
+                "security.shell.allowed_programs",
+            ),
+            (
+                "[security.shell]\ntimeout_secs = 0\n",
+                "security.shell.timeout_secs",
+            ),
+            (
+                "[security.docker]\nnetwork = \"host\"\n",
+                "security.docker.network",
+            ),
+            (
+                "[security.docker]\nimage = \"--privileged\"\n",
+                "security.docker.image",
+            ),
+            (
+                "[security.docker]\nmemory_limit = \"lots\"\n",
+                "security.docker.memory_limit",
+            ),
+            (
+                "[security]\napproval_ttl_secs = 0\n",
+                "security.approval_ttl_secs",
+            ),
+        ] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
+        let err = parse("[security.docker]\nprivileged = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("privileged"), "{err}");
+    }
 
     fn parse(s: &str) -> Result<Config, ConfigError> {
         Config::from_toml_str(s, "config.toml")

@@ -61,6 +61,30 @@ prompt_injection_scan = true
 # follow symlinks at all; true follows links that stay inside the workspace.
 strict_path_validation = true
 allow_symlinks = false
+# Tools whose every call waits for a human's approval of its exact arguments
+# (GET /api/approvals, POST /api/approvals/ID); an approval expires after approval_ttl_secs.
+approval_required = ["shell_exec"]
+approval_ttl_secs = 600
+
+[security.shell]
+# shell_exec splits the command into argv and runs an allowed program directly: no shell, a
+# cleared environment (plus env_passthrough), the workspace as working directory, rlimits,
+# Landlock and seccomp where the kernel has them, the whole process group killed on timeout.
+allowed_programs = ["echo", "ls", "pwd", "date", "cat", "head", "tail", "wc", "grep", "sort", "uniq"]
+allow_shell = false
+env_passthrough = []
+timeout_secs = 30
+
+[security.docker]
+# Run commands in a throwaway container instead (needs a Docker engine).
+enabled = false
+image = "python:3.12-slim"
+network = "none"
+memory_limit = "512m"
+cpu_limit = 1.0
+timeout_secs = 60
+read_only_root = true
+pids_limit = 100
 
 [web.fetch]
 # web_fetch reaches public hosts only: every address the host resolves to is checked, the
