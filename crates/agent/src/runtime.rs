@@ -275,6 +275,14 @@ impl Runtime {
         };
         let lock = self.session_lock(&manifest.name, &session_id);
         let guard = lock.lock().await;
+        let scope = Scope {
+            workspace: self
+                .inner
+                .home
+                .join("workspace")
+                .join(manifest.name.as_str()),
+            depth: 0,
+        };
         let result = self
             .turn(
                 &manifest,
@@ -283,6 +291,7 @@ impl Runtime {
                 session_id.clone(),
                 req.message,
                 events,
+                scope,
             )
             .await;
         drop(guard);
@@ -322,7 +331,47 @@ impl Runtime {
         blocking(move || Ok(store.append(&agent, &id, &msgs)?)).await
     }
 
+    /// Runs one turn of a temporary child agent (`agent_spawn`): `manifest` is not registered,
+    /// its capabilities were derived by the caller; it works in its own `workspace/NAME/` (it
+    /// neither sees nor changes its parent's files) on a fresh session.
+    async fn run_child(
+        &self,
+        manifest: AgentManifest,
+        depth: u32,
+        message: String,
+    ) -> Result<TurnOutcome, AgentError> {
+        if message.trim().is_empty() {
+            return Err(AgentError::InvalidInput("message is empty".to_owned()));
+        }
+        let provider_name = manifest.provider().to_owned();
+        let provider = self
+            .inner
+            .providers
+            .get(&provider_name)
+            .cloned()
+            .ok_or_else(|| AgentError::ProviderNotConfigured(provider_name.clone()))?;
+        let workspace = self
+            .inner
+            .home
+            .join("workspace")
+            .join(manifest.name.as_str());
+        let dir = workspace.clone();
+        blocking(move || Ok(std::fs::create_dir_all(dir)?)).await?;
+        let scope = Scope { workspace, depth };
+        self.turn(
+            &manifest,
+            &provider_name,
+            provider.as_ref(),
+            SessionId::generate()?,
+            message,
+            None,
+            scope,
+        )
+        .await
+    }
+
     /// The state machine. One path for streaming and non-streaming: `events` only observes.
+    #[allow(clippy::too_many_arguments)] // reason: private; the public entry points take structs
     async fn turn(
         &self,
         manifest: &AgentManifest,
@@ -331,6 +380,7 @@ impl Runtime {
         session_id: SessionId,
         message: String,
         events: Option<mpsc::Sender<TurnEvent>>,
+        scope: Scope,
     ) -> Result<TurnOutcome, AgentError> {
         let agent = &manifest.name;
         let emit = |e: TurnEvent| {
@@ -361,12 +411,17 @@ impl Runtime {
         self.persist(agent, &session_id, vec![user.clone()]).await?;
         messages.push(user);
 
-        let ctx = ToolContext::new(
+        let mut ctx = ToolContext::new(
             agent.clone(),
             session_id.clone(),
-            self.inner.home.join("workspace").join(agent.as_str()),
+            scope.workspace,
             manifest.capabilities.clone(),
         );
+        ctx.spawn_depth = scope.depth;
+        ctx.spawner = Some(Spawner {
+            runtime: Arc::downgrade(&self.inner),
+            model: manifest.model.clone(),
+        });
         let tools = self.inner.tools.specs_for(&manifest.capabilities.tools);
         let deltas = DeltaSink::new(events.clone());
         let mut usage = Usage::default();
@@ -476,6 +531,48 @@ impl Runtime {
         };
         emit(TurnEvent::Reply(outcome.clone())).await;
         Ok(outcome)
+    }
+}
+
+/// Where a turn runs: the workspace and how deep in a chain of spawns.
+struct Scope {
+    workspace: PathBuf,
+    depth: u32,
+}
+
+/// What `agent_spawn` needs to run a child's turn: a weak handle on the runtime (a tool context
+/// never keeps the runtime alive) and the calling agent's model, which the child uses too.
+#[derive(Clone)]
+pub(crate) struct Spawner {
+    runtime: std::sync::Weak<Inner>,
+    pub(crate) model: String,
+}
+
+impl fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spawner")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Spawner {
+    /// Runs the child's turn (boxed: the turn that called the tool is still on the stack).
+    pub(crate) fn run_child(
+        &self,
+        manifest: AgentManifest,
+        depth: u32,
+        message: String,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<TurnOutcome, AgentError>> + Send + '_>,
+    > {
+        Box::pin(async move {
+            let inner = self
+                .runtime
+                .upgrade()
+                .ok_or_else(|| AgentError::InvalidInput("the runtime is shutting down".into()))?;
+            Runtime { inner }.run_child(manifest, depth, message).await
+        })
     }
 }
 

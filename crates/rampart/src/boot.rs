@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use rampart_agent::{
-    FileOp, FileTool, ProviderKind as AgentProviderKind, ProviderSpec, Runtime, RuntimeOptions,
-    ToolRegistry, WebFetchTool,
+    FileOp, FileTool, PolicyHook, ProviderKind as AgentProviderKind, ProviderSpec, Runtime,
+    RuntimeOptions, ShellOptions, ShellTool, SpawnTool, ToolRegistry, WebFetchTool,
 };
 use rampart_audit::{AuditSink, SinkOptions};
 use rampart_config::{Config, ProviderKind};
@@ -18,6 +18,7 @@ use rampart_gateway::{
 use rampart_guard::InputValidator;
 use rampart_guard::LeakGuard;
 use rampart_net::{FetchConfig, FetchLimits};
+use rampart_policy::{Policy, PolicyConfig, SystemClock};
 use rampart_sandbox::WorkspaceOptions;
 use rampart_store::Store;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -175,10 +176,12 @@ pub(crate) fn prepare(
     }
     let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let audit = open_audit(home, config, secrets)?;
+    let policy = Arc::new(build_policy(config, store.clone(), audit.clone()));
     let mut options = RuntimeOptions {
         providers,
         max_turns: config.agents.max_turns,
         tools: builtin_tools(home, config),
+        policy: Arc::new(PolicyHook::new(policy.clone())),
         ..RuntimeOptions::new(home.dir.clone(), store)
     };
     if let Some(sink) = &audit {
@@ -212,6 +215,21 @@ pub(crate) fn prepare(
     })
 }
 
+/// The one policy (approvals, budgets, loop guard, taint) from `[security]`, over the same store
+/// and audit trail as the rest of the gateway.
+fn build_policy(config: &Config, store: Store, audit: Option<AuditSink>) -> Policy {
+    let cfg = PolicyConfig {
+        approval_required: config.security.approval_required.iter().cloned().collect(),
+        approval_ttl_secs: config.security.approval_ttl_secs,
+        ..PolicyConfig::default()
+    };
+    let policy = Policy::new(cfg, store, Arc::new(SystemClock));
+    match audit {
+        Some(sink) => policy.with_audit(sink),
+        None => policy,
+    }
+}
+
 /// The built-in tools, configured from `[security]` and `[web.fetch]`. Which of them an agent may
 /// call is its manifest's `[capabilities] tools`; the registry checks that on every call.
 fn builtin_tools(home: &Home, config: &Config) -> ToolRegistry {
@@ -236,6 +254,24 @@ fn builtin_tools(home: &Home, config: &Config) -> ToolRegistry {
         allow_private: w.allow_private.clone(),
     };
     tools.register(Arc::new(WebFetchTool::new(fetch, FetchLimits::default())));
+    let sh = &config.security.shell;
+    if config.security.docker.enabled {
+        tracing::error!(
+            "[security.docker] enabled = true, but shell_exec runs in the process sandbox only: \
+             every shell_exec call will be refused"
+        );
+    }
+    let confinement = rampart_sandbox::exec::detect();
+    tracing::info!(confinement = %confinement.summary(), "shell_exec sandbox");
+    tools.register(Arc::new(ShellTool::new(ShellOptions {
+        allowed_programs: sh.allowed_programs.clone(),
+        allow_shell: sh.allow_shell,
+        env_passthrough: sh.env_passthrough.clone(),
+        timeout: std::time::Duration::from_secs(sh.timeout_secs),
+        docker_required: config.security.docker.enabled,
+        ..ShellOptions::default()
+    })));
+    tools.register(Arc::new(SpawnTool));
     tools
 }
 

@@ -13,6 +13,8 @@ use crate::Capabilities;
 mod clock;
 mod files;
 mod registry;
+mod shell;
+mod spawn;
 mod web;
 
 pub use clock::{Clock, ClockTool, SystemClock};
@@ -21,6 +23,8 @@ pub use registry::{
     MAX_TOOL_CALLS_PER_RESPONSE, MAX_TOOL_OUTPUT_BYTES, TOOL_CALL_TIMEOUT, ToolCallRecord,
     ToolInvocation, ToolRegistry, ToolStatus,
 };
+pub use shell::{SHELL_PATH, ShellOptions, ShellTool};
+pub use spawn::{MAX_SPAWN_TOOLS, SpawnTool};
 pub use web::WebFetchTool;
 
 /// How much harm a tool can do; policy layers (approvals, taint) key off this.
@@ -52,6 +56,8 @@ pub struct ToolContext {
     pub capabilities: Capabilities,
     /// How many `agent_spawn`s separate this agent from one defined by a manifest (0 for those).
     pub spawn_depth: u32,
+    /// How `agent_spawn` runs a child's turn (set by the runtime for the turn's duration).
+    pub(crate) spawner: Option<crate::runtime::Spawner>,
 }
 
 impl ToolContext {
@@ -69,6 +75,7 @@ impl ToolContext {
             workspace,
             capabilities,
             spawn_depth: 0,
+            spawner: None,
         }
     }
 }
