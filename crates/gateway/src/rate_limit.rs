@@ -7,8 +7,7 @@
 //!
 //! Memory stays bounded: IPv6 clients are keyed by their /64 (one host owns a whole /64, so
 //! per-address keys would be free to spray), stale keys are evicted regularly, and past
-//! [`MAX_TRACKED_CLIENTS`] live keys new clients share one overflow bucket instead of getting
-//! their own.
+//! [`MAX_TRACKED_CLIENTS`] live keys clients share one overflow bucket until eviction frees room.
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
@@ -40,8 +39,9 @@ pub const COST_MESSAGE: u32 = 5;
 /// Bounds the limiter's memory under an address-spraying attack (each key is a few dozen bytes;
 /// 64 Ki keys are a few MB). Past it, new clients share one overflow bucket.
 pub const MAX_TRACKED_CLIENTS: usize = 65_536;
-/// How often (in checks) stale keys are evicted even below the cap.
-pub const EVICT_EVERY: u64 = 4096;
+/// How often (in checks) the number of keys is looked at (and stale keys evicted when over the
+/// cap; every 16 times that, regardless).
+pub const EVICT_EVERY: u64 = 1024;
 
 /// A keyed GCRA limiter with bounded memory.
 pub struct ClientLimiter {
@@ -49,6 +49,7 @@ pub struct ClientLimiter {
     audit_gate: DefaultKeyedRateLimiter<IpAddr>,
     burst: NonZeroU32,
     checks: AtomicU64,
+    overflow: std::sync::atomic::AtomicBool,
     clock: DefaultClock,
 }
 
@@ -80,6 +81,7 @@ impl ClientLimiter {
             audit_gate: RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN)),
             burst,
             checks: AtomicU64::new(0),
+            overflow: std::sync::atomic::AtomicBool::new(false),
             clock: DefaultClock::default(),
         }
     }
@@ -98,15 +100,24 @@ impl ClientLimiter {
             }
             v4 @ IpAddr::V4(_) => v4,
         };
+        // Counting the keys visits every shard of the map, so it is done every EVICT_EVERY
+        // checks, not on each: the cap may be overshot by at most that many new keys.
         let n = self.checks.fetch_add(1, Ordering::Relaxed);
-        if n.is_multiple_of(EVICT_EVERY) || self.limiter.len() >= MAX_TRACKED_CLIENTS {
-            self.limiter.retain_recent();
-            self.limiter.shrink_to_fit();
-            self.audit_gate.retain_recent();
-            self.audit_gate.shrink_to_fit();
+        if n.is_multiple_of(EVICT_EVERY) {
+            let full = self.limiter.len() >= MAX_TRACKED_CLIENTS;
+            if full || n.is_multiple_of(EVICT_EVERY * 16) {
+                self.limiter.retain_recent();
+                self.limiter.shrink_to_fit();
+                self.audit_gate.retain_recent();
+                self.audit_gate.shrink_to_fit();
+            }
+            self.overflow
+                .store(self.limiter.len() >= MAX_TRACKED_CLIENTS, Ordering::Relaxed);
         }
-        if self.limiter.len() >= MAX_TRACKED_CLIENTS {
-            // Still full of live keys: a new client shares the overflow bucket.
+        if self.overflow.load(Ordering::Relaxed) {
+            // Full of live keys (a spraying attack from real addresses): until eviction frees
+            // room, every client shares the overflow bucket. Memory stays bounded; service
+            // degrades for everyone rather than the process running out of memory.
             return IpAddr::V6(Ipv6Addr::UNSPECIFIED);
         }
         key
