@@ -48,6 +48,12 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     // The webhook trigger authenticates with its own token (SPEC N7), not the API key.
     (Method::POST, "/hooks/{agent}", Access::Public),
     (Method::GET, "/metrics", Access::AtLeast(Role::Admin)),
+    (Method::GET, "/api/approvals", Access::AtLeast(Role::Admin)),
+    (
+        Method::POST,
+        "/api/approvals/{id}",
+        Access::AtLeast(Role::Admin),
+    ),
     (Method::GET, "/api/audit", Access::AtLeast(Role::Admin)),
     (
         Method::GET,

@@ -130,6 +130,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/hooks/{agent}", post(routes::webhook::trigger))
         .route("/metrics", get(routes::metrics::metrics))
+        .route("/api/approvals", get(routes::approvals::list))
+        .route("/api/approvals/{id}", post(routes::approvals::decide))
         .route("/api/audit", get(routes::audit::list))
         .route("/api/audit/verify", get(routes::audit::verify))
         .fallback(|| async { ApiError::not_found("no such route") })

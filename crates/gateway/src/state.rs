@@ -26,6 +26,9 @@ pub struct AppState {
     pub info: Arc<GatewayInfo>,
     /// Rate limiters, proxies, WebSocket limits, counters, the leak guard, the webhook token.
     pub edge: Arc<crate::EdgeState>,
+    /// The policy the agent loop asks before each tool call, for the approvals API (SPEC A7);
+    /// `None` answers `/api/approvals` with 404.
+    pub policy: Option<Arc<rampart_policy::Policy>>,
 }
 
 /// Facts for the authenticated health detail.

@@ -57,6 +57,7 @@ async fn state(edge: EdgeState) -> (AppState, tempfile::TempDir) {
             vault: "absent",
         }),
         edge: Arc::new(edge),
+        policy: None,
     };
     (state, home)
 }

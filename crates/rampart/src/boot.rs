@@ -207,6 +207,7 @@ pub(crate) fn prepare(
             vault: secrets.vault_state(),
         }),
         edge: Arc::new(EdgeState::new(&config.edge, leak_handle, webhook.as_ref())),
+        policy: Some(policy),
     };
     Ok(Prepared {
         state,

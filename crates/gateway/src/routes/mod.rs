@@ -1,6 +1,7 @@
 //! The HTTP routes. Each file is one resource; none checks credentials (the auth layer did).
 
 pub(crate) mod agents;
+pub(crate) mod approvals;
 pub(crate) mod audit;
 pub(crate) mod health;
 pub(crate) mod metrics;
