@@ -88,6 +88,20 @@ async fn agent_answers_through_tool_call_and_auth_holds() {
         (400, Some("prompt_injection_detected"))
     );
     assert_eq!(llm.requests().len(), 2);
+
+    // The audit trail over the API (admin): the refusals are there and the chain verifies.
+    let (s, _, v) = send(
+        http.get(gw.url("/api/audit?event=auth_failed&limit=50"))
+            .bearer_auth(&home.key),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["entries"].as_array().unwrap().len(), 5, "{v}");
+    let (s, _, v) = send(http.get(gw.url("/api/audit/verify")).bearer_auth(&home.key)).await;
+    assert_eq!((s, &v["ok"]), (200, &json!(true)), "{v}");
+    assert_eq!(v["key"], "pinned");
+    let (s, _, _) = send(http.get(gw.url("/api/audit"))).await;
+    assert_eq!(s, 401);
     gw.stop();
 
     // Everything above is in the audit trail, which verifies against the exported public key.
@@ -116,7 +130,7 @@ async fn agent_answers_through_tool_call_and_auth_holds() {
     };
     assert_eq!(
         show("auth_failed").len(),
-        5,
+        6,
         "one entry per refused request"
     );
     let tools = show("tool_call");

@@ -36,7 +36,6 @@ async fn tools_are_confined_and_refusals_are_reported_and_audited() {
         ),
         FakeReply::tool_call("file_read", json!({"path": "../../config.toml"})),
         FakeReply::tool_call("file_read", json!({"path": "/etc/passwd"})),
-        FakeReply::tool_call("file_read", json!({"path": "notes.txt"})),
         FakeReply::tool_call(
             "web_fetch",
             json!({"url": format!("http://{}/", canary.addr)}),
@@ -46,10 +45,14 @@ async fn tools_are_confined_and_refusals_are_reported_and_audited() {
             json!({"url": "http://169.254.169.254/latest/meta-data/"}),
         ),
         FakeReply::tool_call("shell_exec", json!({"command": "id"})),
+        // Reading a file brings outside content into the session: it is tainted from here on, and
+        // a fetch to a host not seen before needs a human's approval (T7).
+        FakeReply::tool_call("file_read", json!({"path": "notes.txt"})),
+        FakeReply::tool_call("web_fetch", json!({"url": "http://example.com/"})),
         FakeReply::text("done"),
     ])
     .await;
-    let home = make_home(&llm.base_url(), "");
+    let home = make_home(&llm.base_url(), "[agents]\nmax_turns = 12\n");
     set_agent_tools(home.path(), &["file_read", "file_write", "web_fetch"]);
     let config_before = std::fs::read(home.path().join("config.toml")).unwrap();
     let gw = start(home.path());
@@ -74,13 +77,15 @@ async fn tools_are_confined_and_refusals_are_reported_and_audited() {
             ("file_write", "ok"),
             ("file_read", "error"),
             ("file_read", "error"),
-            ("file_read", "ok"),
             ("web_fetch", "error"),
             ("web_fetch", "error"),
             ("shell_exec", "denied"),
+            ("file_read", "ok"),
+            ("web_fetch", "approval_required"),
         ]
     );
     assert_eq!(v["reply"], "done");
+    assert_eq!(v["tainted"], true, "the reply says the session is tainted");
     assert_eq!(
         canary.hits(),
         0,
@@ -110,7 +115,7 @@ async fn tools_are_confined_and_refusals_are_reported_and_audited() {
     assert_eq!(hosts.len(), 2);
     assert!(hosts.iter().all(|h| h["outcome"] == "error"));
     let calls = audit(home.path(), "tool_call");
-    assert_eq!(calls.len(), 7);
+    assert_eq!(calls.len(), 8);
     assert_eq!(calls.iter().filter(|c| c["outcome"] == "denied").count(), 1);
 }
 

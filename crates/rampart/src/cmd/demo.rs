@@ -142,7 +142,7 @@ async fn script(c: &Client) -> anyhow::Result<()> {
         "name": "assistant",
         "model": "default/scripted",
         "system_prompt": "You are a helpful assistant.",
-        "capabilities": { "tools": ["clock", "file_read", "file_write", "file_list", "web_fetch"] }
+        "capabilities": { "tools": ["clock", "file_read", "file_write", "file_list", "web_fetch"], "max_file_writes": 10 }
     });
     let (s, v) = c
         .call(Method::POST, "/api/agents", key, Some(manifest))

@@ -181,7 +181,7 @@ pub fn set_agent_tools(home: &Path, tools: &[&str]) {
         home.join("agents").join("assistant").join("agent.toml"),
         format!(
             "name = \"assistant\"\nmodel = \"default/gpt-test\"\nsystem_prompt = \"Be brief.\"\n\
-             [capabilities]\ntools = [{list}]\n"
+             [capabilities]\ntools = [{list}]\nmax_file_writes = 10\n"
         ),
     )
     .unwrap();
