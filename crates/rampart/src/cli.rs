@@ -34,6 +34,8 @@ pub(crate) enum Command {
     Demo,
     /// Print a new API key: base64 of 32 random bytes.
     Keygen,
+    /// Report the sandbox confinement this machine gives shell_exec and insecure settings.
+    Doctor,
     /// Manage agents on the running gateway.
     #[command(subcommand)]
     Agents(AgentsCommand),

@@ -325,3 +325,23 @@ async fn shell_exec_cannot_read_the_gateways_environment() {
     assert!(!sent.contains("RAMPART_VAULT_PASSPHRASE"));
     gw.stop();
 }
+
+#[test]
+fn doctor_reports_confinement_and_names_insecure_settings() {
+    let home = make_home(
+        "http://127.0.0.1:9/v1",
+        "api_require_auth_local = false\n[audit]\nenabled = false\n[security.shell]\nallow_shell = true\n",
+    );
+    let out = rampart(home.path()).arg("doctor").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("confinement: landlock="), "{text}");
+    for needle in [
+        "warn  api_require_auth_local = false",
+        "warn  [audit] enabled = false",
+        "warn  [security.shell] allow_shell = true",
+        "ok    api_key is not a literal",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+}

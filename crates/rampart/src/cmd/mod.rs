@@ -3,6 +3,7 @@
 mod agents;
 mod audit;
 mod demo;
+mod doctor;
 mod init;
 mod keygen;
 mod logs;
@@ -25,6 +26,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Keygen => keygen::run(),
         Command::Start => start::run(&home()?, stdin),
         Command::Demo => demo::run(),
+        Command::Doctor => doctor::run(&home()?),
         Command::Agents(cmd) => agents::run(&home()?, cmd, stdin),
         Command::Init(ref args) => init::run(&home()?, args, stdin),
         Command::Vault(cmd) => vault::run(&home()?, cmd, stdin),
