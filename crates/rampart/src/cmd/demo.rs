@@ -304,6 +304,143 @@ async fn script(c: &Client) -> anyhow::Result<()> {
         s == 404 && v["error"]["code"] == "not_found",
         "unknown routes must be contract 404s",
     )?;
+    approvals_and_loop_guard(c).await
+}
+
+/// Steps 11–12: a shell command waits for an admin's approval of exactly that command, runs once
+/// in the sandbox, and a model stuck in a loop is blocked by the loop guard.
+async fn approvals_and_loop_guard(c: &Client) -> anyhow::Result<()> {
+    use reqwest::Method;
+    let key = Some(c.key.as_str());
+    step(
+        11,
+        "An agent allowed `shell_exec` asks to run `echo hello from the sandbox`: it needs an admin",
+    );
+    let manifest = json!({
+        "name": "operator",
+        "model": "default/scripted",
+        "capabilities": { "tools": ["shell_exec"], "max_shell_commands": 3 }
+    });
+    let (s, _) = c
+        .call(Method::POST, "/api/agents", key, Some(manifest))
+        .await?;
+    expect(s == 201, "creating the operator agent must succeed")?;
+    let ask = json!({"message": "call shell_exec {\"command\": \"echo hello from the sandbox\"}"});
+    let (s, v) = c
+        .call(
+            Method::POST,
+            "/api/agents/operator/message",
+            key,
+            Some(ask.clone()),
+        )
+        .await?;
+    print_reply(&v);
+    let call = &v["tool_calls"][0];
+    expect(
+        s == 200 && call["status"] == "approval_required",
+        "the shell call must wait for approval",
+    )?;
+    let id = call["approval_id"].as_str().unwrap_or_default().to_owned();
+    let session = v["session_id"].clone();
+    let (s, v) = c
+        .call(Method::GET, "/api/approvals?pending=true", key, None)
+        .await?;
+    let row = &v["approvals"][0];
+    println!(
+        "    GET /api/approvals → {s}: {} {} {}",
+        row["tool"], row["arguments"], row["status"]
+    );
+    expect(
+        s == 200 && row["id"] == id.as_str(),
+        "the admin must see the request",
+    )?;
+    let (s, v) = c
+        .call(
+            Method::POST,
+            &format!("/api/approvals/{id}"),
+            key,
+            Some(json!({"decision": "approve"})),
+        )
+        .await?;
+    println!("    POST /api/approvals/{id} approve → {s} {}", v["status"]);
+    expect(
+        s == 200 && v["status"] == "approved",
+        "approving must succeed",
+    )?;
+    let mut again = ask.clone();
+    again["session_id"] = session.clone();
+    let (s, v) = c
+        .call(
+            Method::POST,
+            "/api/agents/operator/message",
+            key,
+            Some(again.clone()),
+        )
+        .await?;
+    print_reply(&v);
+    let reply = v["reply"].as_str().unwrap_or_default();
+    expect(
+        s == 200
+            && v["tool_calls"][0]["status"] == "ok"
+            && reply.contains("hello from the sandbox"),
+        "the approved command must run",
+    )?;
+    let other = json!({"message": "call shell_exec {\"command\": \"echo something else\"}",
+                       "session_id": session});
+    let (_, v) = c
+        .call(
+            Method::POST,
+            "/api/agents/operator/message",
+            key,
+            Some(other),
+        )
+        .await?;
+    println!(
+        "    a different command in the same session → {}",
+        v["tool_calls"][0]["status"]
+    );
+    expect(
+        v["tool_calls"][0]["status"] == "approval_required",
+        "an approval covers one exact command",
+    )?;
+    let (_, v) = c
+        .call(
+            Method::POST,
+            "/api/agents/operator/message",
+            key,
+            Some(again),
+        )
+        .await?;
+    println!(
+        "    the approved command a second time → {}",
+        v["tool_calls"][0]["status"]
+    );
+    expect(
+        v["tool_calls"][0]["status"] == "approval_required",
+        "an approval runs its command once",
+    )?;
+
+    step(
+        12,
+        "A model stuck calling `clock` over and over: the loop guard blocks it",
+    );
+    let (s, v) = c
+        .call(
+            Method::POST,
+            "/api/agents/assistant/message",
+            key,
+            Some(json!({"message": "loop forever"})),
+        )
+        .await?;
+    let calls: Vec<&str> = v["tool_calls"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["status"].as_str()).collect())
+        .unwrap_or_default();
+    println!("    clock calls: {}", calls.join(", "));
+    expect(
+        s == 200 && calls.contains(&"blocked"),
+        "the loop guard must block repeated calls",
+    )?;
     Ok(())
 }
 
@@ -339,6 +476,8 @@ fn audit_summary(log: &std::path::Path) -> Result<(), CliError> {
         "agent_created",
         "file_access",
         "network_request",
+        "approval_requested",
+        "approval_decided",
     ] {
         if !counts.contains_key(needed) {
             return Err(CliError::runtime(anyhow::anyhow!(
