@@ -31,6 +31,9 @@ pub enum PolicyDecision {
     },
     /// Refuse it because a guard tripped (status `blocked`: loop guard, budget).
     Block(String),
+    /// Run it, and show the model this warning with the result (the loop guard's first
+    /// repeats).
+    AllowWithWarning(String),
 }
 
 /// The pre-call hook. Called after the capability check, before the tool runs.
@@ -53,6 +56,18 @@ pub trait ToolPolicy: Send + Sync {
     fn tainted(&self, _agent: &AgentName, _session_id: &SessionId) -> bool {
         false
     }
+
+    /// Asked before every model call: `Err(reason)` ends the turn instead (token budgets per
+    /// session and per day, SPEC R6). The default admits every call.
+    ///
+    /// # Errors
+    /// The reason the call is refused.
+    fn admit_model_call(&self, _agent: &AgentName, _session_id: &SessionId) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Told the tokens each model call used, to count them against the budgets.
+    fn record_usage(&self, _agent: &AgentName, _session_id: &SessionId, _usage: Usage) {}
 }
 
 /// The default policy: capabilities alone decide (everything that passed them is allowed).

@@ -15,6 +15,7 @@ use rampart_store::{SessionId, ToolCallRequest};
 
 use crate::Capabilities;
 use crate::hooks::{PolicyDecision, ToolPolicy};
+use crate::provider::Usage;
 use crate::tool::{ToolCallRecord, ToolContext, ToolRisk, ToolStatus};
 
 /// The [`ToolPolicy`] that asks a shared [`Policy`]. A failure of the policy's store refuses the
@@ -78,16 +79,13 @@ pub fn capabilities_of(grant: &Grant) -> Capabilities {
     }
 }
 
-/// Maps the policy's verdict onto the loop's decision. A loop-guard warning on an allowed call is
-/// logged (the decision has no place for it).
+/// Maps the policy's verdict onto the loop's decision.
 fn decision_of(verdict: Result<Verdict, rampart_policy::PolicyError>) -> PolicyDecision {
     match verdict {
-        Ok(Verdict::Allow { warning, .. }) => {
-            if let Some(w) = warning {
-                tracing::warn!(warning = %w, "loop guard warning");
-            }
-            PolicyDecision::Allow
-        }
+        Ok(Verdict::Allow { warning, .. }) => match warning {
+            Some(w) => PolicyDecision::AllowWithWarning(w),
+            None => PolicyDecision::Allow,
+        },
         Ok(Verdict::Deny(reason)) => PolicyDecision::Deny(reason),
         Ok(Verdict::Block(reason)) => PolicyDecision::Block(reason),
         Ok(Verdict::ApprovalRequired { approval_id, .. }) => {
@@ -142,6 +140,27 @@ impl ToolPolicy for PolicyHook {
 
     fn tainted(&self, agent: &AgentName, session_id: &SessionId) -> bool {
         !self.policy.taint(agent, session_id.as_str()).is_empty()
+    }
+
+    fn admit_model_call(&self, agent: &AgentName, session_id: &SessionId) -> Result<(), String> {
+        match self.policy.admit_model_call(agent, session_id.as_str()) {
+            Ok(None) => Ok(()),
+            Ok(Some(reason)) => Err(reason),
+            Err(e) => {
+                tracing::error!(error = %e, "token budget check failed; refusing the model call");
+                Err("the token budget could not be checked".to_owned())
+            }
+        }
+    }
+
+    fn record_usage(&self, agent: &AgentName, session_id: &SessionId, usage: Usage) {
+        let tokens = usage.input_tokens.saturating_add(usage.output_tokens);
+        if let Err(e) = self
+            .policy
+            .record_tokens(agent, session_id.as_str(), tokens)
+        {
+            tracing::error!(error = %e, "could not count tokens against the budget");
+        }
     }
 }
 

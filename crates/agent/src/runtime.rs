@@ -427,8 +427,13 @@ impl Runtime {
         let mut usage = Usage::default();
         let mut records: Vec<ToolCallRecord> = Vec::new();
         let mut final_text = None;
+        let mut refused = None;
 
         for _ in 0..self.inner.max_turns {
+            if let Err(reason) = self.inner.policy.admit_model_call(agent, &session_id) {
+                refused = Some(reason);
+                break;
+            }
             let mut request = ModelRequest {
                 model: manifest.model_id().to_owned(),
                 system: manifest.system_prompt.clone(),
@@ -452,6 +457,9 @@ impl Runtime {
                 provider: provider_name.to_owned(),
                 source,
             })?;
+            self.inner
+                .policy
+                .record_usage(agent, &session_id, response.usage);
             usage.add(response.usage);
 
             let mut calls = response.tool_calls;
@@ -507,9 +515,15 @@ impl Runtime {
             messages.extend(results);
         }
 
-        let (reply, stop_reason) = match final_text {
-            Some(text) => (text, StopReason::Completed),
-            None => {
+        let (reply, stop_reason) = match (final_text, refused) {
+            (Some(text), _) => (text, StopReason::Completed),
+            (None, Some(reason)) => {
+                let text = format!("Stopped: {reason}.");
+                self.persist(agent, &session_id, vec![Message::assistant(text.clone())])
+                    .await?;
+                (text, StopReason::Budget)
+            }
+            (None, None) => {
                 let text = format!(
                     "Stopped: the agent was still calling tools after {} model calls in one turn, \
                      the limit for this turn.",

@@ -45,6 +45,8 @@ pub enum StopReason {
     Completed,
     /// The model was still calling tools after `max_turns` model calls; the reply says so.
     MaxTurns,
+    /// A token budget (per session or per day) is spent; the reply says which.
+    Budget,
 }
 
 /// The result of a turn: the contract's message reply (`POST /api/agents/{name}/message`).

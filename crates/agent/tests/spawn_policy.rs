@@ -137,3 +137,63 @@ async fn spawn_is_refused_without_agent_spawn_and_past_the_depth_bound() {
         "{err}"
     );
 }
+
+fn runtime_with(home: &std::path::Path, llm: &FakeLlm, cfg: PolicyConfig) -> Runtime {
+    let store = Store::open_in_memory().unwrap();
+    let policy = Arc::new(Policy::new(
+        cfg,
+        store.clone(),
+        Arc::new(ManualClock::new(1_000)),
+    ));
+    let mut opts = options(
+        home,
+        store,
+        spec(ProviderKind::OpenAi, Some(llm.base_url())),
+    );
+    opts.policy = Arc::new(PolicyHook::new(policy));
+    Runtime::new(opts).unwrap()
+}
+
+#[tokio::test]
+async fn a_spent_token_budget_ends_the_turn_before_the_next_model_call() {
+    let llm = FakeLlm::start(vec![
+        FakeReply::tool_call("clock", json!({})),
+        FakeReply::text("never asked"),
+    ])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cfg = PolicyConfig::default();
+    cfg.budgets.tokens_per_session = 1;
+    let rt = runtime_with(home.path(), &llm, cfg);
+    rt.create_agent(common::manifest("bot", &["clock"]))
+        .await
+        .unwrap();
+    let out = rt.run_turn(req("bot", None, "time?"), None).await.unwrap();
+    assert_eq!(out.stop_reason, rampart_agent::StopReason::Budget);
+    assert!(out.reply.contains("session_tokens"), "{}", out.reply);
+    assert_eq!(
+        llm.requests().len(),
+        1,
+        "the second model call was never made"
+    );
+}
+
+#[tokio::test]
+async fn the_loop_guard_warns_the_model_then_blocks() {
+    let mut script: Vec<FakeReply> = (0..6)
+        .map(|_| FakeReply::tool_call("clock", json!({})))
+        .collect();
+    script.push(FakeReply::text("stopped"));
+    let llm = FakeLlm::start(script).await;
+    let home = tempfile::tempdir().unwrap();
+    let rt = runtime_with(home.path(), &llm, PolicyConfig::default());
+    rt.create_agent(common::manifest("bot", &["clock"]))
+        .await
+        .unwrap();
+    let out = rt.run_turn(req("bot", None, "loop"), None).await.unwrap();
+    let statuses: Vec<ToolStatus> = out.tool_calls.iter().map(|c| c.status).collect();
+    assert_eq!(statuses[..4], [ToolStatus::Ok; 4]);
+    assert_eq!(statuses[4], ToolStatus::Blocked, "{statuses:?}");
+    let warned = llm.requests()[3].raw_body.clone();
+    assert!(warned.contains("Rampart warning"), "{warned}");
+}

@@ -226,8 +226,9 @@ impl ToolRegistry {
                 None,
             );
         }
-        match policy.check(ctx, call, tool.risk()).await {
-            PolicyDecision::Allow => {}
+        let warning = match policy.check(ctx, call, tool.risk()).await {
+            PolicyDecision::Allow => None,
+            PolicyDecision::AllowWithWarning(w) => Some(w),
             PolicyDecision::Deny(reason) => return (ToolStatus::Denied, reason, None),
             PolicyDecision::Block(reason) => return (ToolStatus::Blocked, reason, None),
             PolicyDecision::ApprovalRequired { approval_id } => {
@@ -237,10 +238,17 @@ impl ToolRegistry {
                     Some(approval_id),
                 );
             }
-        }
+        };
         match tokio::time::timeout(TOOL_CALL_TIMEOUT, tool.call(ctx, call.arguments.clone())).await
         {
-            Ok(Ok(out)) => (ToolStatus::Ok, out.content, None),
+            Ok(Ok(out)) => match warning {
+                Some(w) => (
+                    ToolStatus::Ok,
+                    format!("[Rampart warning: {w}]\n{}", out.content),
+                    None,
+                ),
+                None => (ToolStatus::Ok, out.content, None),
+            },
             Ok(Err(e)) => (ToolStatus::Error, e.to_string(), None),
             Err(_) => (ToolStatus::Error, "the tool timed out".to_owned(), None),
         }
