@@ -132,31 +132,58 @@ async fn oversized_bodies_urls_and_headers_are_refused() {
     let home = make_home(&llm.base_url(), "");
     let gw = start(home.path());
     let http = http();
-    let big = json!({ "message": "a".repeat(200 * 1024) });
-    let (s, _, v) = send(
-        http.post(gw.url("/api/agents/assistant/message"))
-            .bearer_auth(&home.key)
-            .json(&big),
+    // Raw TCP for the bodies: the server answers 413 and closes without reading the rest, and an
+    // HTTP client still uploading would race that close. Here the test sends exactly what it
+    // means to and then reads the answer.
+    let raw = |head: String, body: Vec<u8>| {
+        let addr = gw.addr;
+        async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            tcp.write_all(head.as_bytes()).await.unwrap();
+            let _ = tcp.write_all(&body).await;
+            let _ = tcp.shutdown().await;
+            let mut answer = Vec::new();
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                tcp.read_to_end(&mut answer),
+            )
+            .await;
+            String::from_utf8_lossy(&answer).into_owned()
+        }
+    };
+    // Declared too large: refused from the Content-Length, before any of the body is read.
+    let answer = raw(
+        format!(
+            "POST /api/agents/assistant/message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            home.key,
+            200 * 1024
+        ),
+        Vec::new(),
     )
     .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (413, Some("payload_too_large"))
-    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
     // Chunked, so no Content-Length to refuse early: the read stops at the limit.
-    let chunks =
-        futures_util::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 8 * 1024])));
-    let (s, _, v) = send(
-        http.post(gw.url("/api/agents/assistant/message"))
-            .bearer_auth(&home.key)
-            .header("content-type", "application/json")
-            .body(reqwest::Body::wrap_stream(chunks)),
+    let mut chunked = Vec::new();
+    for _ in 0..17 {
+        chunked.extend_from_slice(format!("{:x}\r\n", 8 * 1024).as_bytes());
+        chunked.extend_from_slice(&[b' '; 8 * 1024]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let answer = raw(
+        format!(
+            "POST /api/agents/assistant/message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            home.key
+        ),
+        chunked,
     )
     .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (413, Some("payload_too_large"))
-    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
     let long = format!("/api/agents?x={}", "a".repeat(10 * 1024));
     let (s, _, _) = send(http.get(gw.url(&long)).bearer_auth(&home.key)).await;
     assert_eq!(s, 414);
