@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -726,14 +726,8 @@ fn write_agent(home: &Path, name: &AgentName, text: &str) -> Result<(), AgentErr
         Err(e) => return Err(e.into()),
     }
     let written = (|| -> std::io::Result<()> {
-        let tmp = dir.join(".agent.toml.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, dir.join("agent.toml"))?;
-        std::fs::File::open(&dir)?.sync_all()?;
-        std::fs::File::open(&agents)?.sync_all()?;
+        rampart_durable::write_atomic(&dir.join("agent.toml"), text.as_bytes(), 0o600)?;
+        rampart_durable::sync_dir(&agents)?;
         std::fs::create_dir_all(home.join("workspace").join(name.as_str()))
     })();
     if let Err(e) = written {

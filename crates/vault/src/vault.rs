@@ -182,7 +182,7 @@ impl Vault {
     /// I/O errors, [`VaultError::Rng`].
     pub fn save(&self) -> Result<(), VaultError> {
         let file = self.seal(&self.key, self.iterations, self.salt)?;
-        atomic::write_atomic(&self.path, &file.to_bytes(), &self.rng)
+        atomic::write_atomic(&self.path, &file.to_bytes())
     }
 
     /// Changes the passphrase (SPEC V6): a new salt, a new key, the entries re-encrypted and saved
@@ -200,7 +200,7 @@ impl Vault {
             self.iterations,
         )?;
         let file = self.seal(&key, self.iterations, salt)?;
-        atomic::write_atomic(&self.path, &file.to_bytes(), &self.rng)?;
+        atomic::write_atomic(&self.path, &file.to_bytes())?;
         self.salt = salt;
         self.key = key;
         Ok(())
