@@ -6,6 +6,7 @@ pub(crate) mod audit;
 pub(crate) mod health;
 pub(crate) mod metrics;
 pub(crate) mod openai;
+mod streaming;
 pub(crate) mod webhook;
 pub(crate) mod ws;
 

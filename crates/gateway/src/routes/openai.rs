@@ -13,10 +13,11 @@ use axum::extract::{Extension, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use rampart_agent::{TurnEvent, TurnOutcome, TurnRequest};
+use rampart_agent::{TurnOutcome, TurnRequest};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::streaming::StreamingTurn;
 use super::{agent_name, parse_json};
 use crate::admission::{admit, check_session_id};
 use crate::{ApiError, AppState, Principal};
@@ -128,35 +129,19 @@ pub(crate) async fn chat_completions(
     // Streaming: the turn runs in its own task; its deltas become SSE chunks.
     let (sse_tx, sse_rx) = mpsc::channel::<Event>(64);
     let model = req.model;
+    let mut turn = StreamingTurn::start(state.runtime.clone(), turn);
     tokio::spawn(async move {
-        let (tx, mut rx) = mpsc::channel(64);
-        let runtime = state.runtime.clone();
-        let run = runtime.run_turn(turn, Some(tx));
-        tokio::pin!(run);
         let _ = sse_tx
             .send(chunk(&model, &json!({ "role": "assistant" }), None))
             .await;
         let mut streamed = false;
-        let result = loop {
-            tokio::select! {
-                Some(event) = rx.recv() => {
-                    if let TurnEvent::Delta { text } = event {
-                        streamed = true;
-                        let _ = sse_tx.send(chunk(&model, &json!({ "content": text }), None)).await;
-                    }
-                }
-                result = &mut run => break result,
-            }
-        };
-        while let Ok(event) = rx.try_recv() {
-            if let TurnEvent::Delta { text } = event {
-                streamed = true;
-                let _ = sse_tx
-                    .send(chunk(&model, &json!({ "content": text }), None))
-                    .await;
-            }
+        while let Some(text) = turn.next_delta().await {
+            streamed = true;
+            let _ = sse_tx
+                .send(chunk(&model, &json!({ "content": text }), None))
+                .await;
         }
-        match result {
+        match turn.finish().await {
             Ok(outcome) => {
                 if !streamed {
                     let _ = sse_tx
@@ -166,7 +151,6 @@ pub(crate) async fn chat_completions(
                 let _ = sse_tx.send(chunk(&model, &json!({}), Some("stop"))).await;
             }
             Err(e) => {
-                let e = ApiError::from(e);
                 let _ = sse_tx
                     .send(Event::default().data(e.body().to_string()))
                     .await;

@@ -17,13 +17,13 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use http::HeaderMap;
-use rampart_agent::{TurnEvent, TurnRequest};
+use rampart_agent::TurnRequest;
 use rampart_core::AgentName;
 use rampart_guard::{LeakHits, SharedLeakGuard};
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use super::agent_name;
+use super::streaming::StreamingTurn;
 use crate::admission::{admit, check_session_id};
 use crate::rate_limit::audit_rate_limited;
 use crate::ws_limits::{SlidingWindow, WS_MESSAGES_PER_WINDOW, origin_allowed};
@@ -246,29 +246,13 @@ async fn turn(
     let leak = &state.edge.leak;
     let mut redactor = leak.current().stream();
     let mut hits = LeakHits::default();
-    let (tx, mut rx) = mpsc::channel(64);
-    let runtime = state.runtime.clone();
-    let run = runtime.run_turn(req, Some(tx));
-    tokio::pin!(run);
-    let result = loop {
-        tokio::select! {
-            Some(event) = rx.recv() => {
-                if let TurnEvent::Delta { text } = event
-                    && !send_delta(socket, &redactor.push(&text, &mut hits)).await
-                {
-                    return false;
-                }
-            }
-            result = &mut run => break result,
-        }
-    };
-    while let Ok(event) = rx.try_recv() {
-        if let TurnEvent::Delta { text } = event
-            && !send_delta(socket, &redactor.push(&text, &mut hits)).await
-        {
+    let mut turn = StreamingTurn::start(state.runtime.clone(), req);
+    while let Some(text) = turn.next_delta().await {
+        if !send_delta(socket, &redactor.push(&text, &mut hits)).await {
             return false;
         }
     }
+    let result = turn.finish().await;
     let rest = redactor.finish(&mut hits);
     leak.report("reply", &hits);
     if !send_delta(socket, &rest).await {
@@ -283,6 +267,6 @@ async fn turn(
             }
             send_json(socket, leak, &value).await
         }
-        Err(e) => send_error(socket, leak, &ApiError::from(e)).await,
+        Err(e) => send_error(socket, leak, &e).await,
     }
 }
