@@ -310,21 +310,25 @@ async fn a_session_survives_a_restart() {
     gw.stop();
 }
 
-#[test]
-fn refuses_a_public_bind_without_a_key() {
+/// Runs `rampart start` on a home holding only `config`; returns its exit code and stderr.
+fn start_with_config(config: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        "api_listen = \"0.0.0.0:0\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
     let out = rampart(dir.path())
         .arg("start")
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn refuses_a_public_bind_without_a_key() {
+    let (code, err) = start_with_config("api_listen = \"0.0.0.0:0\"\n");
+    assert_eq!(code, Some(2));
     assert!(
         err.contains("refusing to listen on 0.0.0.0:0 without an API key"),
         "{err}"
@@ -333,19 +337,9 @@ fn refuses_a_public_bind_without_a_key() {
 
 #[test]
 fn unknown_config_key_is_named_with_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        "api_listen = \"127.0.0.1:0\"\napi_requre_auth_local = false\n",
-    )
-    .unwrap();
-    let out = rampart(dir.path())
-        .arg("start")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, err) =
+        start_with_config("api_listen = \"127.0.0.1:0\"\napi_requre_auth_local = false\n");
+    assert_eq!(code, Some(2));
     assert!(
         err.contains("config.toml:2") && err.contains("api_requre_auth_local"),
         "{err}"
