@@ -33,6 +33,7 @@ mod error;
 mod exec;
 mod headers;
 mod model;
+mod plugins;
 mod provider;
 mod template;
 mod web;
@@ -50,6 +51,11 @@ pub use exec::{
 pub use headers::SecurityHeaders;
 pub use model::{
     AgentsConfig, AuditConfig, Config, DEFAULT_MAX_TURNS, MAX_TURNS_CEILING, SecurityConfig,
+};
+pub use plugins::{
+    DEFAULT_EPOCH_TIMEOUT_MS, DEFAULT_FUEL_LIMIT, DEFAULT_MAX_MEMORY_PAGES, HOST_FUNCTIONS,
+    MAX_EPOCH_TIMEOUT_MS, MAX_FUEL_LIMIT, MAX_MEMORY_PAGES_CEILING, MAX_PLUGIN_LIST_ENTRIES,
+    PluginGrant, PluginsConfig, WasmConfig,
 };
 pub use provider::{ProviderConfig, ProviderKind};
 pub use rampart_core::SecretRef;

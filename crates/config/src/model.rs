@@ -12,6 +12,7 @@ use crate::exec::{
     check_approval_required, check_approval_ttl,
 };
 use crate::headers::RawHeaders;
+use crate::plugins::{PluginsConfig, RawPlugins, RawWasm, WasmConfig};
 use crate::web::{RawWeb, WebFetchConfig};
 use crate::{ConfigError, ProviderConfig, SecurityHeaders};
 
@@ -37,6 +38,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `[web.fetch]`: what `web_fetch` may reach.
     pub web_fetch: WebFetchConfig,
+    /// `[plugins]`: trusted publisher keys and what each WASM plugin is granted (SPEC W1, W3).
+    pub plugins: PluginsConfig,
     /// Rate limits, trusted proxies, WebSocket origins, the webhook trigger (SPEC N2, N3, N6, N7).
     pub edge: EdgeConfig,
 }
@@ -73,6 +76,8 @@ pub struct SecurityConfig {
     pub shell: ShellConfig,
     /// `[security.docker]`: the container option (SPEC T4; off by default).
     pub docker: DockerConfig,
+    /// `[security.wasm]`: the metering of every WASM plugin call (SPEC W2).
+    pub wasm: WasmConfig,
 }
 
 /// `[agents]`: limits that apply to every agent.
@@ -104,6 +109,7 @@ struct RawConfig {
     agents: Option<RawAgents>,
     audit: Option<RawAudit>,
     web: Option<RawWeb>,
+    plugins: Option<RawPlugins>,
     api_rate_limit: Option<u32>,
     api_rate_burst: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
@@ -122,6 +128,7 @@ struct RawSecurity {
     approval_ttl_secs: Option<i64>,
     shell: Option<RawShell>,
     docker: Option<RawDocker>,
+    wasm: Option<RawWasm>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -243,6 +250,16 @@ impl Config {
             .unwrap_or_default()
             .into_config()
             .map_err(|(key, msg)| invalid(&format!("security.docker.{key}"), msg))?;
+        let wasm = security
+            .wasm
+            .unwrap_or_default()
+            .into_config()
+            .map_err(|(key, msg)| invalid(&format!("security.wasm.{key}"), msg))?;
+        let plugins = raw
+            .plugins
+            .unwrap_or_default()
+            .into_config()
+            .map_err(|(key, msg)| invalid(&format!("plugins.{key}"), msg))?;
         let max_turns = raw
             .agents
             .and_then(|a| a.max_turns)
@@ -276,6 +293,7 @@ impl Config {
                 approval_ttl_secs,
                 shell,
                 docker,
+                wasm,
             },
             agents: AgentsConfig { max_turns },
             audit: AuditConfig {
@@ -283,6 +301,7 @@ impl Config {
                 log_path,
             },
             web_fetch,
+            plugins,
         })
     }
 

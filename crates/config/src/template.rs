@@ -46,6 +46,15 @@ api_listen = "127.0.0.1:4200"
 # Require the key even from 127.0.0.1: a reverse proxy on this host makes every request local.
 api_require_auth_local = true
 
+# More people, each with a role and a key of their own (the api_key above is the owner's). Make a
+# key and its hash with `rampart keygen --hash`; POST /api/config/reload or SIGHUP applies edits.
+# [[users]]
+# name = "alice"
+# role = "user"                            # owner | admin | user | viewer (the default)
+# api_key_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
+# channel_bindings = {{ telegram = "123456789" }}
+# enabled = true
+
 # Agents name a provider as model = "default/MODEL".
 [providers.default]
 kind = "{kind}"
@@ -86,6 +95,14 @@ timeout_secs = 60
 read_only_root = true
 pids_limit = 100
 
+[security.wasm]
+# Every WASM plugin call gets its own fuel (about one unit per instruction), a wall-clock
+# deadline (an epoch watchdog in WASM code, a timeout in host calls) and a memory cap in 64 KiB
+# pages (256 = 16 MiB). A plugin's manifest can only lower these.
+fuel_limit = 10_000_000
+epoch_timeout_ms = 5000
+max_memory_pages = 256
+
 [web.fetch]
 # web_fetch reaches public hosts only: every address the host resolves to is checked, the
 # connection is pinned to it, and every redirect is checked again.
@@ -100,6 +117,17 @@ allow_private = []        # exact "host:port" exceptions for intranet services, 
 enabled = true
 log_path = "audit.jsonl"
 hash_algorithm = "sha256"
+
+[plugins]
+# WASM plugins: `rampart plugins install DIR`, loaded (and verified again) at start. Signatures
+# count only when made by one of trusted_keys; a key a plugin carries is never trusted.
+enabled = true
+require_signed = true
+trusted_keys = []         # "ed25519:..." lines printed by the publisher's `rampart plugins keygen`
+# A plugin gets no host function unless granted here, by plugin name:
+# [plugins.grants.weather]
+# host_functions = ["log", "kv", "http_fetch"]
+# secrets = {{ api_key = "vault:weather_api_key" }}
 
 [security.headers]
 # Sent on every response, errors included.
