@@ -89,6 +89,10 @@ kinds! {
     SecretRedacted = "secret_redacted",
     /// A peer node connected (or failed to: see the outcome).
     PeerConnection = "peer_connection",
+    /// A WASM plugin was installed or loaded, or refused (see the outcome and `reason`).
+    PluginLoad = "plugin_load",
+    /// The sandbox stopped a WASM plugin call (fuel, deadline, memory limit, trap).
+    PluginTrap = "plugin_trap",
 }
 
 impl fmt::Display for EventKind {
@@ -415,6 +419,28 @@ pub enum Event {
         /// `in` or `out`.
         direction: String,
     },
+    /// See [`EventKind::PluginLoad`].
+    PluginLoad {
+        /// The plugin's name (as its manifest claims it, when refused).
+        plugin: String,
+        /// Its version, when the manifest parsed.
+        version: String,
+        /// SHA-256 of its code, hex.
+        code_sha256: String,
+        /// The trusted publisher key that signed it; empty when unsigned or refused.
+        publisher: String,
+        /// Why it was refused (`unsigned`, `untrusted_key`, `bad_signature`, ...); empty if not.
+        reason: String,
+    },
+    /// See [`EventKind::PluginTrap`].
+    PluginTrap {
+        /// The plugin.
+        plugin: String,
+        /// The tool called.
+        tool: String,
+        /// `out_of_fuel`, `deadline`, `memory_limit`, `trap`, ...
+        reason: String,
+    },
 }
 
 impl Event {
@@ -443,6 +469,8 @@ impl Event {
             Self::BudgetExceeded { .. } => EventKind::BudgetExceeded,
             Self::SecretRedacted { .. } => EventKind::SecretRedacted,
             Self::PeerConnection { .. } => EventKind::PeerConnection,
+            Self::PluginLoad { .. } => EventKind::PluginLoad,
+            Self::PluginTrap { .. } => EventKind::PluginTrap,
         }
     }
 
@@ -619,6 +647,18 @@ mod tests {
                 node: s(),
                 addr: s(),
                 direction: s(),
+            },
+            Event::PluginLoad {
+                plugin: s(),
+                version: s(),
+                code_sha256: s(),
+                publisher: s(),
+                reason: s(),
+            },
+            Event::PluginTrap {
+                plugin: s(),
+                tool: s(),
+                reason: s(),
             },
         ]
     }
