@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Once};
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LOCATION};
 
 use crate::NetError;
 use crate::classify::normalise_name;
@@ -116,20 +116,45 @@ impl Fetcher {
     /// Any [`NetError`]: refused URL or address, too many redirects, timeout, non-text content,
     /// HTTP failure. A non-2xx status is not an error; it is in the response.
     pub async fn fetch(&self, url: &str) -> Result<FetchResponse, NetError> {
+        self.fetch_with_headers(url, &HeaderMap::new()).await
+    }
+
+    /// Fetches `url` like [`Fetcher::fetch`], adding `headers` to every request that goes to
+    /// the first URL's origin (scheme, host and port).
+    ///
+    /// # Security
+    /// The headers may carry a credential (a plugin's API key, injected by the host): a
+    /// redirect to any other origin gets none of them, so a redirect cannot carry the
+    /// credential to a host it was not meant for. Mark credential values sensitive.
+    ///
+    /// # Errors
+    /// As [`Fetcher::fetch`].
+    pub async fn fetch_with_headers(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+    ) -> Result<FetchResponse, NetError> {
         ensure_crypto_provider();
         let limits = *self.policy.limits();
-        tokio::time::timeout(limits.timeout, self.fetch_inner(url))
+        tokio::time::timeout(limits.timeout, self.fetch_inner(url, headers))
             .await
             .map_err(|_| NetError::Timeout)?
     }
 
-    async fn fetch_inner(&self, url: &str) -> Result<FetchResponse, NetError> {
+    async fn fetch_inner(&self, url: &str, headers: &HeaderMap) -> Result<FetchResponse, NetError> {
         let limits = *self.policy.limits();
         let mut target = self.policy.preflight(url)?;
+        let origin = target.url.origin();
+        let none = HeaderMap::new();
         let mut redirects = Vec::new();
         loop {
             let addrs = self.resolve_checked(&target).await?;
-            let response = send(&target, &addrs, &limits).await?;
+            let extra = if target.url.origin() == origin {
+                headers
+            } else {
+                &none
+            };
+            let response = send(&target, &addrs, &limits, extra).await?;
             let location = response.headers().get(LOCATION);
             if response.status().is_redirection() && location.is_some() {
                 if redirects.len() >= self.policy.max_redirects() as usize {
@@ -184,6 +209,7 @@ async fn send(
     target: &Target,
     addrs: &[SocketAddr],
     limits: &FetchLimits,
+    extra: &HeaderMap,
 ) -> Result<reqwest::Response, NetError> {
     let pinned = Pinned {
         host: match &target.host {
@@ -205,6 +231,7 @@ async fn send(
     client
         .get(target.url.clone())
         .header(ACCEPT, "text/html, text/plain;q=0.9, */*;q=0.1")
+        .headers(extra.clone())
         .send()
         .await
         .map_err(NetError::Http)
