@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+mod channels;
 mod edge;
 mod error;
 mod exec;
@@ -38,6 +39,11 @@ mod provider;
 mod template;
 mod web;
 
+pub use channels::{
+    AllowlistMode, ChannelAccess, ChannelsConfig, DEFAULT_CHANNEL_RATE_LIMIT,
+    DEFAULT_TELEGRAM_API_BASE_URL, MAX_ALLOWED_USERS, MAX_CHANNEL_ID_LEN, MAX_CHANNEL_RATE_LIMIT,
+    TelegramConfig,
+};
 pub use edge::{
     DEFAULT_API_RATE_BURST, DEFAULT_API_RATE_LIMIT, DEFAULT_WEBHOOK_RATE_LIMIT,
     DEFAULT_WEBHOOK_TOKEN_ENV, EdgeConfig, MAX_EDGE_LIST_ENTRIES, TrustedProxy,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rampart_core::SecretRef;
 
+use crate::channels::{ChannelsConfig, RawChannels};
 use crate::edge::{EdgeConfig, RawEdge, RawWebhook};
 use crate::exec::{
     DEFAULT_APPROVAL_TTL_SECS, DockerConfig, RawDocker, RawShell, ShellConfig,
@@ -42,6 +43,8 @@ pub struct Config {
     pub plugins: PluginsConfig,
     /// Rate limits, trusted proxies, WebSocket origins, the webhook trigger (SPEC N2, N3, N6, N7).
     pub edge: EdgeConfig,
+    /// `[channels.NAME]`: chat channels, their allowlists and per-user limits (SPEC P1–P3, R5).
+    pub channels: ChannelsConfig,
 }
 
 /// `[audit]` (SPEC D1).
@@ -115,6 +118,7 @@ struct RawConfig {
     trusted_proxies: Option<Vec<String>>,
     ws_allowed_origins: Option<Vec<String>>,
     webhook_trigger: Option<RawWebhook>,
+    channels: Option<RawChannels>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -279,8 +283,14 @@ impl Config {
         }
         .into_edge()
         .map_err(|(key, msg)| invalid(&key, msg))?;
+        let channels = raw
+            .channels
+            .unwrap_or_default()
+            .into_config()
+            .map_err(|(key, msg)| invalid(&key, msg))?;
         Ok(Self {
             edge,
+            channels,
             api_key: raw.api_key,
             api_listen,
             api_require_auth_local: raw.api_require_auth_local.unwrap_or(true),

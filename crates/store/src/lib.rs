@@ -1,7 +1,8 @@
 //! # rampart-store
 //!
 //! Rampart's SQLite state (`$RAMPART_HOME/data/rampart.db`): agent sessions and their message
-//! history. Later issues add pairings, allowlist additions, approvals and budgets here.
+//! history, approvals and budget counters, pairing codes and the users they paired (allowlist
+//! additions).
 //!
 //! - [`Store::open`] creates the file and migrates the schema (`PRAGMA user_version`), with WAL
 //!   and a busy timeout; [`Store::open_in_memory`] is for tests.
@@ -31,6 +32,7 @@
 
 #![forbid(unsafe_code)]
 
+mod channel_state;
 mod error;
 mod message;
 mod policy_state;
@@ -38,6 +40,7 @@ pub mod repair;
 mod session_id;
 mod store;
 
+pub use channel_state::{PairingCodeRow, PairingFailure};
 pub use error::StoreError;
 pub use message::{Message, ToolCallRequest};
 pub use policy_state::{ApprovalRow, ApprovalStatus, MAX_APPROVALS_LISTED};

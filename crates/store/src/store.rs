@@ -29,7 +29,7 @@ pub const MAX_HISTORY_ROWS: usize = 2000;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The schema this build creates and understands (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: sessions, messages, quarantine.
@@ -59,6 +59,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 1 -> 2: approvals (SPEC A7) and budget counters (R6, A6), see `policy_state`.
     crate::policy_state::MIGRATION_2,
+    // 2 -> 3: pairing codes, allowlist additions, pairing failures and lockouts (SPEC P1, P2).
+    crate::channel_state::MIGRATION_3,
 ];
 
 /// Facts about one session.

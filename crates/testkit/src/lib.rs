@@ -14,6 +14,10 @@
 //! test can assert what the model was sent: that tool results came back, that no secret leaked.
 //! Streaming bodies are cut into small chunks that split lines, so clients must buffer correctly.
 //!
+//! [`FakeTelegram`] speaks the Telegram Bot API (`getMe`, long-polled `getUpdates` with offset
+//! semantics, `sendMessage`) under `/bot{token}/METHOD`: tests queue updates from users in direct
+//! messages and groups and read back what the bot sent.
+//!
 //! This crate is for tests only (`publish = false`); it panics when it cannot bind a socket.
 //!
 //! ```
@@ -33,6 +37,8 @@
 #![forbid(unsafe_code)]
 
 mod fake_llm;
+mod fake_telegram;
 mod wire;
 
 pub use fake_llm::{FakeLlm, FakeReply, FakeToolCall, RecordedRequest};
+pub use fake_telegram::{FAKE_BOT_ID, FAKE_BOT_USERNAME, FakeTelegram, SentMessage, TgUser};
