@@ -84,8 +84,8 @@ pub use policy::{PolicyHook, capabilities_of, grant_of};
 pub use provider::{ProviderError, ProviderKind, ProviderSpec, Usage};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use tool::{
-    FileOp, FileTool, ShellOptions, ShellTool, SpawnTool, Tool, ToolCallRecord, ToolContext,
-    ToolError, ToolOutput, ToolRegistry, ToolRisk, ToolStatus, WebFetchTool,
+    FileOp, FileTool, ShellBackend, ShellOptions, ShellTool, SpawnTool, Tool, ToolCallRecord,
+    ToolContext, ToolError, ToolOutput, ToolRegistry, ToolRisk, ToolStatus, WebFetchTool,
 };
 pub use turn::{
     DEFAULT_MAX_TURNS, MAX_CONTEXT_MESSAGES, MAX_USER_MESSAGE_BYTES, StopReason, TurnEvent,

@@ -42,6 +42,11 @@ pub struct Capabilities {
     /// Hosts `web_fetch` may reach; empty = any public host.
     #[serde(default)]
     pub network: Vec<String>,
+    /// Whether `shell_exec` commands may open sockets (default `false`: the seccomp filter
+    /// refuses `socket()`, a container gets `--network=none`). A shell's socket is not held to
+    /// `network`'s hosts or `web_fetch`'s address checks, so this is a separate, explicit grant.
+    #[serde(default)]
+    pub shell_network: bool,
 }
 
 impl Capabilities {

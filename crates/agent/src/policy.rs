@@ -47,6 +47,7 @@ pub fn grant_of(caps: &Capabilities, depth: u32) -> Grant {
         max_shell_commands: caps.max_shell_commands,
         max_file_writes: caps.max_file_writes,
         network: NetworkGrant::from_manifest(&caps.network),
+        shell_network: caps.shell_network,
         depth,
     }
 }
@@ -76,6 +77,7 @@ pub fn capabilities_of(grant: &Grant) -> Capabilities {
         max_shell_commands: grant.max_shell_commands,
         max_file_writes: grant.max_file_writes,
         network,
+        shell_network: grant.shell_network && !no_network,
     }
 }
 
@@ -175,11 +177,16 @@ mod tests {
             max_shell_commands: 0,
             max_file_writes: 1,
             network: NetworkGrant::Hosts(BTreeSet::new()),
+            shell_network: true,
             depth: 1,
         };
         let caps = capabilities_of(&grant);
         assert_eq!(caps.tools, vec!["file_read".to_owned()]);
         assert!(caps.network.is_empty());
+        assert!(
+            !caps.shell_network,
+            "no network at all keeps no shell sockets"
+        );
         // And the round trip back keeps the rights no larger.
         let back = grant_of(&caps, 1);
         assert!(!back.allows_tool("web_fetch"));

@@ -332,8 +332,11 @@ impl Runtime {
     }
 
     /// Runs one turn of a temporary child agent (`agent_spawn`): `manifest` is not registered,
-    /// its capabilities were derived by the caller; it works in its own `workspace/NAME/` (it
-    /// neither sees nor changes its parent's files) on a fresh session.
+    /// its capabilities were derived by the caller; it works on a fresh session in a fresh
+    /// directory of its own, `workspace/.spawned/NAME-ID/` (it neither sees nor changes its
+    /// parent's files, nor those of an earlier child of the same name, nor those of a real agent
+    /// whose name happens to be `PARENT--NAME`: agent names cannot start with `.`), which is
+    /// removed when the turn ends, however it ends.
     async fn run_child(
         &self,
         manifest: AgentManifest,
@@ -350,19 +353,29 @@ impl Runtime {
             .get(&provider_name)
             .cloned()
             .ok_or_else(|| AgentError::ProviderNotConfigured(provider_name.clone()))?;
+        let session = SessionId::generate()?;
         let workspace = self
             .inner
             .home
             .join("workspace")
-            .join(manifest.name.as_str());
+            .join(SPAWNED_DIR)
+            .join(format!("{}-{}", manifest.name, &session.as_str()[..16]));
         let dir = workspace.clone();
-        blocking(move || Ok(std::fs::create_dir_all(dir)?)).await?;
+        blocking(move || {
+            use std::os::unix::fs::DirBuilderExt as _;
+            Ok(std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?)
+        })
+        .await?;
+        let _cleanup = RemoveOnDrop(workspace.clone());
         let scope = Scope { workspace, depth };
         self.turn(
             &manifest,
             &provider_name,
             provider.as_ref(),
-            SessionId::generate()?,
+            session,
             message,
             None,
             scope,
@@ -545,6 +558,23 @@ impl Runtime {
         };
         emit(TurnEvent::Reply(outcome.clone())).await;
         Ok(outcome)
+    }
+}
+
+/// The directory under `workspace/` where spawned children get their throwaway workspaces.
+pub(crate) const SPAWNED_DIR: &str = ".spawned";
+
+/// Removes a spawned child's workspace when its turn ends (returned, failed or was cancelled).
+/// `remove_dir_all` does not follow symlinks the child may have planted.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, "could not remove a spawned agent's workspace");
+        }
     }
 }
 

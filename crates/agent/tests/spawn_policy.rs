@@ -197,3 +197,73 @@ async fn the_loop_guard_warns_the_model_then_blocks() {
     let warned = llm.requests()[3].raw_body.clone();
     assert!(warned.contains("Rampart warning"), "{warned}");
 }
+
+#[tokio::test]
+async fn a_childs_workspace_is_its_own_and_removed_after_its_turn() {
+    let llm = FakeLlm::start(vec![
+        FakeReply::tool_call(
+            "agent_spawn",
+            json!({"name": "helper", "tools": ["file_write", "file_list"], "message": "go"}),
+        ),
+        // The child writes a file, then lists its workspace: only its own file is there.
+        FakeReply::tool_call(
+            "file_write",
+            json!({"path": "note.txt", "content": "child"}),
+        ),
+        FakeReply::tool_call("file_list", json!({})),
+        FakeReply::text("child done"),
+        FakeReply::text("boss done"),
+    ])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let store = Store::open_in_memory().unwrap();
+    let mut cfg = PolicyConfig::default();
+    cfg.approval_required.clear();
+    let policy = Arc::new(Policy::new(
+        cfg,
+        store.clone(),
+        Arc::new(ManualClock::new(1_000)),
+    ));
+    let mut opts = options(
+        home.path(),
+        store,
+        spec(ProviderKind::OpenAi, Some(llm.base_url())),
+    );
+    let mut tools = ToolRegistry::with_builtins();
+    tools.register(Arc::new(SpawnTool));
+    opts.tools = tools;
+    opts.policy = Arc::new(PolicyHook::new(policy));
+    let rt = Runtime::new(opts).unwrap();
+    rt.create_agent(
+        AgentManifest::parse(
+            "name = \"boss\"\nmodel = \"default/m\"\n[capabilities]\n\
+             tools = [\"agent_spawn\", \"file_write\", \"file_list\"]\nmax_file_writes = 2\n",
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    // A real agent whose name is what the old scheme gave the child: its files stay unseen.
+    std::fs::create_dir_all(home.path().join("workspace/boss--helper")).unwrap();
+    std::fs::write(home.path().join("workspace/boss--helper/secret.txt"), "x").unwrap();
+    std::fs::write(home.path().join("workspace/boss/parent.txt"), "p").unwrap();
+
+    let out = rt
+        .run_turn(req("boss", None, "delegate"), None)
+        .await
+        .unwrap();
+    assert_eq!(out.reply, "boss done");
+    let reqs = llm.requests();
+    let listing = &reqs[3].raw_body;
+    assert!(listing.contains("note.txt"), "{listing}");
+    assert!(!listing.contains("secret.txt"), "{listing}");
+    assert!(!listing.contains("parent.txt"), "{listing}");
+    // Gone after the turn; the parent's files untouched.
+    let spawned = home.path().join("workspace/.spawned");
+    let left: Vec<_> = std::fs::read_dir(&spawned)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(!home.path().join("workspace/boss/note.txt").exists());
+    assert!(home.path().join("workspace/boss/parent.txt").exists());
+}

@@ -70,6 +70,10 @@ pub struct Grant {
     pub max_file_writes: u32,
     /// Hosts it may reach.
     pub network: NetworkGrant,
+    /// Whether `shell_exec` commands may open sockets (the seccomp filter lets `socket()`
+    /// through; a container gets `[security.docker] network`). A socket from a shell is not
+    /// limited to `network`'s hosts, so this is its own, explicit grant.
+    pub shell_network: bool,
     /// How many spawns separate it from a root agent (0 for agents defined by a manifest).
     pub depth: u32,
 }
@@ -83,6 +87,7 @@ impl Grant {
             max_shell_commands: 0,
             max_file_writes: 0,
             network: NetworkGrant::Hosts(BTreeSet::new()),
+            shell_network: false,
             depth: 0,
         }
     }
@@ -112,7 +117,8 @@ pub enum SpawnRefusal {
 ///
 /// - tools: set intersection; network tools are dropped when the network intersection is empty;
 /// - budgets: the minimum;
-/// - network: [`NetworkGrant::intersect`].
+/// - network: [`NetworkGrant::intersect`];
+/// - shell network: only when both hold it and the network intersection is not empty.
 ///
 /// # Errors
 /// [`SpawnRefusal`] when the parent lacks `agent_spawn` or is too deep.
@@ -136,6 +142,7 @@ pub fn derive_child(parent: &Grant, requested: &Grant) -> Result<Grant, SpawnRef
         tools,
         max_shell_commands: parent.max_shell_commands.min(requested.max_shell_commands),
         max_file_writes: parent.max_file_writes.min(requested.max_file_writes),
+        shell_network: parent.shell_network && requested.shell_network && !network.is_none(),
         network,
         depth: parent.depth + 1,
     })
@@ -156,6 +163,7 @@ mod tests {
             max_shell_commands: shell,
             max_file_writes: writes,
             network: net,
+            shell_network: false,
             depth: 0,
         }
     }
@@ -190,6 +198,23 @@ mod tests {
         let grandchild = derive_child(&child, &greedy).unwrap();
         assert!(!grandchild.allows_tool("shell_exec"));
         assert_eq!(grandchild.depth, 2);
+    }
+
+    #[test]
+    fn shell_network_needs_the_parents_grant_and_some_network() {
+        let mut parent = grant(
+            &["agent_spawn", "shell_exec"],
+            1,
+            0,
+            NetworkGrant::AnyPublic,
+        );
+        let mut asks = grant(&["shell_exec"], 1, 0, NetworkGrant::AnyPublic);
+        asks.shell_network = true;
+        assert!(!derive_child(&parent, &asks).unwrap().shell_network);
+        parent.shell_network = true;
+        assert!(derive_child(&parent, &asks).unwrap().shell_network);
+        asks.network = NetworkGrant::Hosts(BTreeSet::new());
+        assert!(!derive_child(&parent, &asks).unwrap().shell_network);
     }
 
     #[test]
@@ -248,12 +273,14 @@ mod tests {
             0u32..5,
             any_net(),
             0u32..MAX_SPAWN_DEPTH,
+            any::<bool>(),
         )
-            .prop_map(|(tools, s, w, network, depth)| Grant {
+            .prop_map(|(tools, s, w, network, depth, shell_network)| Grant {
                 tools,
                 max_shell_commands: s,
                 max_file_writes: w,
                 network,
+                shell_network,
                 depth,
             })
     }
@@ -267,6 +294,7 @@ mod tests {
                 prop_assert!(child.max_shell_commands <= parent.max_shell_commands);
                 prop_assert!(child.max_file_writes <= parent.max_file_writes);
                 prop_assert!(!child.network.allows(&host) || parent.network.allows(&host));
+                prop_assert!(!child.shell_network || (parent.shell_network && asks.shell_network));
                 prop_assert!(child.depth > parent.depth);
             }
         }

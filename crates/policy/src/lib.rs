@@ -39,6 +39,7 @@
 //!     max_shell_commands: 5,
 //!     max_file_writes: 0,
 //!     network: NetworkGrant::AnyPublic,
+//!     shell_network: false,
 //!     depth: 0,
 //! };
 //! let echo_a = json!({"command": "echo a"});

@@ -19,6 +19,7 @@ fn grant(tools: &[&str], shell: u32, writes: u32) -> Grant {
         max_shell_commands: shell,
         max_file_writes: writes,
         network: NetworkGrant::AnyPublic,
+        shell_network: false,
         depth: 0,
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use rampart_agent::{
     FileOp, FileTool, PolicyHook, ProviderKind as AgentProviderKind, ProviderSpec, Runtime,
-    RuntimeOptions, ShellOptions, ShellTool, SpawnTool, ToolRegistry, WebFetchTool,
+    RuntimeOptions, ShellBackend, ShellOptions, ShellTool, SpawnTool, ToolRegistry, WebFetchTool,
 };
 use rampart_audit::{AuditSink, SinkOptions};
 use rampart_config::{Config, ProviderKind};
@@ -256,24 +256,64 @@ fn builtin_tools(home: &Home, config: &Config) -> ToolRegistry {
     };
     tools.register(Arc::new(WebFetchTool::new(fetch, FetchLimits::default())));
     let sh = &config.security.shell;
-    if config.security.docker.enabled {
-        tracing::error!(
-            "[security.docker] enabled = true, but shell_exec runs in the process sandbox only: \
-             every shell_exec call will be refused"
-        );
-    }
-    let confinement = rampart_sandbox::exec::detect();
-    tracing::info!(confinement = %confinement.summary(), "shell_exec sandbox");
+    let backend = shell_backend(&config.security.docker);
+    let timeout_secs = match &backend {
+        ShellBackend::Docker(d) => {
+            tracing::info!(
+                engine = d.engine_version(),
+                "shell_exec runs in Docker containers"
+            );
+            config.security.docker.timeout_secs
+        }
+        ShellBackend::DockerUnavailable(why) => {
+            tracing::error!(
+                reason = %why,
+                "[security.docker] enabled = true, but no Docker engine answered: every \
+                 shell_exec call will be refused"
+            );
+            sh.timeout_secs
+        }
+        _ => {
+            let confinement = rampart_sandbox::exec::detect();
+            tracing::info!(confinement = %confinement.summary(), "shell_exec sandbox");
+            sh.timeout_secs
+        }
+    };
     tools.register(Arc::new(ShellTool::new(ShellOptions {
         allowed_programs: sh.allowed_programs.clone(),
         allow_shell: sh.allow_shell,
         env_passthrough: sh.env_passthrough.clone(),
-        timeout: std::time::Duration::from_secs(sh.timeout_secs),
-        docker_required: config.security.docker.enabled,
+        timeout: std::time::Duration::from_secs(timeout_secs),
+        backend,
         ..ShellOptions::default()
     })));
     tools.register(Arc::new(SpawnTool));
     tools
+}
+
+/// Where `shell_exec` runs: the process sandbox, or — with `[security.docker] enabled` — a
+/// container when a Docker engine answers the start-up probe (bounded by
+/// [`rampart_sandbox::exec::DOCKER_PROBE_TIMEOUT`]), else nowhere (every call refused).
+pub(crate) fn shell_backend(docker: &rampart_config::DockerConfig) -> ShellBackend {
+    if !docker.enabled {
+        return ShellBackend::Process;
+    }
+    let opts = rampart_sandbox::exec::DockerOptions {
+        image: docker.image.clone(),
+        network: docker.network.clone(),
+        memory_limit: docker.memory_limit.clone(),
+        cpu_limit: docker.cpu_limit,
+        read_only_root: docker.read_only_root,
+        pids_limit: docker.pids_limit,
+    };
+    match rampart_sandbox::exec::DockerRunner::detect(
+        rampart_sandbox::exec::docker_client(),
+        opts,
+        rampart_sandbox::exec::DOCKER_PROBE_TIMEOUT,
+    ) {
+        Ok(runner) => ShellBackend::Docker(runner),
+        Err(why) => ShellBackend::DockerUnavailable(why),
+    }
 }
 
 /// The webhook token from `[webhook_trigger] token_env` when the trigger is enabled; a missing or

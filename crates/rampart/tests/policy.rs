@@ -192,6 +192,55 @@ async fn an_approval_runs_exactly_the_approved_call_once() {
 }
 
 #[tokio::test]
+async fn an_expired_approval_is_refused_and_runs_nothing() {
+    let cmd = json!({"command": "echo a"});
+    let llm = FakeLlm::start(vec![
+        FakeReply::tool_call("shell_exec", cmd.clone()),
+        FakeReply::text("waiting"),
+        // After the approval expired, the same call again.
+        FakeReply::tool_call("shell_exec", cmd),
+        FakeReply::text("still waiting"),
+    ])
+    .await;
+    let home = make_home(&llm.base_url(), "[security]\napproval_ttl_secs = 1\n");
+    set_agent(home.path(), &["shell_exec"], 5, 0);
+    let gw = start(home.path());
+
+    let v = message(&gw, &home.key, None).await;
+    assert_eq!(statuses(&v), ["shell_exec:approval_required"]);
+    let id = v["tool_calls"][0]["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    // Past the one-second lifetime (the policy's clock counts whole seconds).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let (s, _, list) = send(http().get(gw.url("/api/approvals")).bearer_auth(&home.key)).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["approvals"][0]["status"], "expired", "{list}");
+    let (s, _, body) = send(
+        http()
+            .post(gw.url(&format!("/api/approvals/{id}")))
+            .bearer_auth(&home.key)
+            .json(&json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(s, 409, "an expired approval cannot be approved: {body}");
+    assert!(body.to_string().contains("expired"), "{body}");
+
+    // The agent's next turn: the call is not run; it needs a new approval.
+    let v = message(&gw, &home.key, Some(&session)).await;
+    assert_eq!(statuses(&v), ["shell_exec:approval_required"]);
+    assert_ne!(v["tool_calls"][0]["approval_id"].as_str().unwrap(), id);
+    let sent = llm.requests()[3].raw_body.clone();
+    assert!(!sent.contains("exit code"), "nothing ran: {sent}");
+    gw.stop();
+    assert!(audit(home.path(), "approval_decided").is_empty());
+    assert_eq!(audit(home.path(), "approval_requested").len(), 2);
+}
+
+#[tokio::test]
 async fn max_file_writes_denies_the_third_write() {
     let llm = FakeLlm::start(vec![
         FakeReply::tool_call("file_write", json!({"path": "1.txt", "content": "1"})),

@@ -127,9 +127,16 @@ impl Tool for FileTool {
             _ => None,
         };
         let (home, agent, options) = (self.home.clone(), ctx.agent.clone(), self.options.clone());
+        let dir = ctx.workspace.clone();
         // The workspace does blocking filesystem calls: keep them off the async workers.
         let result = tokio::task::spawn_blocking(move || {
-            let ws = Workspace::open_for_agent(&home, &agent, options)?;
+            // An agent's own `workspace/NAME/` (created if missing); a spawned child's throwaway
+            // directory, which the runtime created for its turn.
+            let ws = if dir == home.join("workspace").join(agent.as_str()) {
+                Workspace::open_for_agent(&home, &agent, options)?
+            } else {
+                Workspace::open(&dir, options)?
+            };
             match op {
                 FileOp::Read => {
                     let bytes = ws.read(&path)?;

@@ -23,7 +23,7 @@ pub use registry::{
     MAX_TOOL_CALLS_PER_RESPONSE, MAX_TOOL_OUTPUT_BYTES, TOOL_CALL_TIMEOUT, ToolCallRecord,
     ToolInvocation, ToolRegistry, ToolStatus,
 };
-pub use shell::{SHELL_PATH, ShellOptions, ShellTool};
+pub use shell::{SHELL_PATH, ShellBackend, ShellOptions, ShellTool};
 pub use spawn::{MAX_SPAWN_TOOLS, SpawnTool};
 pub use web::WebFetchTool;
 

@@ -4,13 +4,19 @@
 //! stdin closed, its own process group killed on timeout, rlimits, and Landlock and seccomp where
 //! the kernel has them. The result says which confinement the run actually had.
 //!
-//! Commands never get sockets: the seccomp filter refuses `socket()` for every `shell_exec` run,
-//! because a socket from a shell would walk past `web_fetch`'s address checks. Network access is
-//! `web_fetch`'s job.
+//! Sockets only with the agent's `[capabilities] shell_network = true`: without it (the default)
+//! the seccomp filter refuses `socket()`, and a container runs with `--network=none`. A socket
+//! from a shell walks past `web_fetch`'s host list and address checks, so the grant is separate
+//! from `network` and is cut down like every other capability on `agent_spawn`.
+//!
+//! With `[security.docker] enabled`, commands run in a throwaway container instead
+//! ([`ShellBackend::Docker`]) when a Docker engine answered at start-up; when none did, every
+//! call is refused ([`ShellBackend::DockerUnavailable`]) rather than run with less isolation
+//! than configured.
 
 use std::time::Duration;
 
-use rampart_sandbox::exec::{self, ExecRequest, ResourceLimits};
+use rampart_sandbox::exec::{self, DockerRunner, ExecRequest, ResourceLimits};
 
 use super::{Tool, ToolContext, ToolError, ToolOutput, ToolRisk};
 
@@ -31,10 +37,22 @@ pub struct ShellOptions {
     pub timeout: Duration,
     /// Resource limits per command.
     pub limits: ResourceLimits,
-    /// `[security.docker] enabled`: commands must run in a container. This build does not run
-    /// containers from `shell_exec`, so when set every call is refused rather than run with
-    /// less isolation than the configuration asked for.
-    pub docker_required: bool,
+    /// Where commands run.
+    pub backend: ShellBackend,
+}
+
+/// Where `shell_exec` runs commands.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum ShellBackend {
+    /// The process sandbox (`[security.docker]` off).
+    #[default]
+    Process,
+    /// A container through the Docker engine that answered at start-up.
+    Docker(DockerRunner),
+    /// `[security.docker] enabled`, but no engine answered at start-up (the reason): every call
+    /// is refused.
+    DockerUnavailable(String),
 }
 
 impl Default for ShellOptions {
@@ -45,7 +63,7 @@ impl Default for ShellOptions {
             env_passthrough: Vec::new(),
             timeout: Duration::from_secs(30),
             limits: ResourceLimits::default(),
-            docker_required: false,
+            backend: ShellBackend::Process,
         }
     }
 }
@@ -88,7 +106,7 @@ impl Tool for ShellTool {
 
     fn description(&self) -> &str {
         "Runs one command in the agent's workspace (an allowlisted program with arguments; no \
-         shell, no network) and returns its exit status and output."
+         shell; no network unless granted) and returns its exit status and output."
     }
 
     fn parameters(&self) -> serde_json::Value {
@@ -112,12 +130,11 @@ impl Tool for ShellTool {
         ctx: &ToolContext,
         args: serde_json::Value,
     ) -> Result<ToolOutput, ToolError> {
-        if self.opts.docker_required {
-            return Err(ToolError::Failed(
-                "[security.docker] enabled = true, but this build runs shell_exec in the \
-                 process sandbox only; refusing rather than running with less isolation"
-                    .to_owned(),
-            ));
+        if let ShellBackend::DockerUnavailable(why) = &self.opts.backend {
+            return Err(ToolError::Failed(format!(
+                "[security.docker] enabled = true, but no Docker engine answered at start-up \
+                 ({why}); refusing rather than running with less isolation"
+            )));
         }
         let command = args
             .get("command")
@@ -142,13 +159,17 @@ impl Tool for ShellTool {
             timeout,
             max_output: exec::MAX_OUTPUT_BYTES,
             limits: self.opts.limits,
-            network: false,
+            network: ctx.capabilities.shell_network,
             run_as: None,
         };
-        let out = tokio::task::spawn_blocking(move || exec::run(req))
-            .await
-            .map_err(|_| ToolError::Failed("the sandbox task failed".into()))?
-            .map_err(|e| ToolError::Failed(e.to_string()))?;
+        let backend = self.opts.backend.clone();
+        let out = tokio::task::spawn_blocking(move || match backend {
+            ShellBackend::Docker(docker) => docker.run(&req),
+            _ => exec::run(req),
+        })
+        .await
+        .map_err(|_| ToolError::Failed("the sandbox task failed".into()))?
+        .map_err(|e| ToolError::Failed(e.to_string()))?;
         let status = if out.timed_out {
             format!(
                 "timed out after {}s; the process group was killed",
@@ -254,17 +275,59 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn docker_required_refuses_rather_than_runs_unconfined() {
+    async fn docker_without_an_engine_refuses_and_says_so() {
         let dir = tempfile::tempdir().unwrap();
         let t = ShellTool::new(ShellOptions {
             allowed_programs: vec!["echo".into()],
-            docker_required: true,
+            backend: ShellBackend::DockerUnavailable("no docker client found".into()),
             ..ShellOptions::default()
         });
         let r = t
             .call(&ctx(dir.path()), serde_json::json!({"command": "echo x"}))
             .await;
-        assert!(matches!(r, Err(ToolError::Failed(_))));
+        assert!(
+            matches!(&r, Err(ToolError::Failed(m)) if m.contains("no Docker engine answered")),
+            "{r:?}"
+        );
+    }
+
+    /// A loopback server that answers one HTTP request; returns its port.
+    fn one_shot_server() -> u16 {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\nconnection: close\r\n\r\nreached-1",
+                );
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn sockets_only_with_the_shell_network_grant() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tool(&["curl"]);
+        let port = one_shot_server();
+        let cmd = serde_json::json!({
+            "command": format!("curl -s --max-time 5 http://127.0.0.1:{port}/")
+        });
+        if exec::detect().seccomp {
+            let out = t.call(&ctx(dir.path()), cmd.clone()).await.unwrap();
+            assert!(!out.content.contains("reached-1"), "{}", out.content);
+            assert!(!out.content.starts_with("exit code 0"), "{}", out.content);
+        } else {
+            eprintln!("seccomp unavailable here: sockets are not refused");
+        }
+        let mut granted = ctx(dir.path());
+        granted.capabilities.shell_network = true;
+        // Without the grant the server was never reached: its one answer is still there.
+        let out = t.call(&granted, cmd).await.unwrap();
+        assert!(out.content.contains("reached-1"), "{}", out.content);
     }
 
     #[tokio::test]

@@ -1,8 +1,8 @@
 //! `agent_spawn` (SPEC A6): runs one turn of a temporary child agent whose capabilities are
 //! computed by [`rampart_policy::derive_child`] — the one place every spawn path goes through,
 //! spawns by children included — from the calling agent's capabilities and what the model asked
-//! for. The child works in its own workspace (`workspace/PARENT--NAME/`), on a fresh session, and
-//! is gone after its turn.
+//! for. The child works in a throwaway workspace of its own (`workspace/.spawned/PARENT--NAME-ID/`,
+//! removed when its turn ends), on a fresh session, and is gone after its turn.
 
 use std::collections::BTreeSet;
 
@@ -33,7 +33,8 @@ fn child_name(parent: &str, name: &str) -> Result<rampart_core::AgentName, ToolE
     })
 }
 
-/// What the model asked for, as a grant: the listed tools, unbounded budgets, any network — all
+/// What the model asked for, as a grant: the listed tools, unbounded budgets, any network (the
+/// shell's too) — all
 /// of it then cut down to the parent's by `derive_child`.
 fn requested_grant(args: &serde_json::Value) -> Result<Grant, ToolError> {
     let tools = args
@@ -58,6 +59,7 @@ fn requested_grant(args: &serde_json::Value) -> Result<Grant, ToolError> {
         max_shell_commands: u32::MAX,
         max_file_writes: u32::MAX,
         network: NetworkGrant::AnyPublic,
+        shell_network: true,
         depth: 0,
     })
 }

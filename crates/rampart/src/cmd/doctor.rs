@@ -88,13 +88,6 @@ pub(crate) fn findings(config: &Config) -> Vec<(&'static str, String)> {
         "commands get a cleared environment",
     );
     check(
-        sec.docker.enabled,
-        "[security.docker] enabled = true: shell_exec runs in the process sandbox only, so \
-         every call is refused"
-            .to_owned(),
-        "[security.docker] is off",
-    );
-    check(
         !sec.prompt_injection_scan,
         "[security] prompt_injection_scan = false".to_owned(),
         "inbound messages are scanned for injections",
@@ -139,6 +132,19 @@ pub(crate) fn run(home: &Home) -> Result<ExitCode, CliError> {
         );
     }
     let config = load_config(home)?;
+    match crate::boot::shell_backend(&config.security.docker) {
+        rampart_agent::ShellBackend::Docker(d) => println!(
+            "ok    [security.docker] enabled: shell_exec runs in containers (Docker engine {})",
+            d.engine_version()
+        ),
+        rampart_agent::ShellBackend::DockerUnavailable(why) => println!(
+            "warn  [security.docker] enabled, but no Docker engine answers ({why}): every \
+             shell_exec call is refused"
+        ),
+        _ => {
+            println!("ok    [security.docker] is off: shell_exec runs in the process sandbox above")
+        }
+    }
     for (lvl, text) in findings(&config) {
         println!("{lvl:4}  {text}");
     }

@@ -41,12 +41,29 @@ pub struct Confinement {
     pub seccomp: bool,
     /// True when resource limits were set.
     pub rlimits: bool,
+    /// When the command ran in a container instead (`[security.docker]`): what confined it,
+    /// e.g. `docker 27.1.1, network=none, read-only root, cap-drop ALL`.
+    pub container: Option<String>,
 }
 
 impl Confinement {
+    /// No confinement of the process itself (for the Docker client, whose container confines).
+    pub(crate) fn default_unconfined() -> Self {
+        Self {
+            landlock: "unavailable",
+            landlock_abi: 0,
+            seccomp: false,
+            rlimits: false,
+            container: None,
+        }
+    }
+
     /// One line for tool results and `rampart doctor`.
     #[must_use]
     pub fn summary(&self) -> String {
+        if let Some(c) = &self.container {
+            return format!("container ({c}), env=cleared");
+        }
         format!(
             "landlock={} (abi {}), seccomp={}, rlimits={}, process-group=yes, env=cleared",
             self.landlock,
@@ -167,6 +184,7 @@ pub fn detect() -> Confinement {
         landlock_abi: landlock_abi(),
         seccomp,
         rlimits: true,
+        container: None,
     }
 }
 

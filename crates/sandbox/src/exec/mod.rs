@@ -25,7 +25,10 @@ pub use argv::{
     parse_command,
 };
 pub use confine::{Confinement, READ_ONLY_SYSTEM_PATHS, detect, landlock_abi, seccomp_program};
-pub use docker::{DockerOptions, docker_run_argv};
+pub use docker::{
+    DOCKER_PROBE_TIMEOUT, DockerOptions, DockerRunner, container_argv, docker_client,
+    docker_run_argv,
+};
 pub use limits::ResourceLimits;
 
 /// The longest a command may run when the caller asks for more.
@@ -150,10 +153,52 @@ fn run_confined(req: &ExecRequest) -> Result<ExecOutput, ExecError> {
         landlock_abi: confine::landlock_abi(),
         seccomp,
         rlimits: true,
+        container: None,
     };
+    let collected = supervise(
+        cmd,
+        req.timeout.min(MAX_TIMEOUT),
+        req.max_output.min(MAX_OUTPUT_BYTES),
+        || {},
+    )?;
+    Ok(collected.into_output(confinement))
+}
+
+/// What [`supervise`] collected from one process.
+pub(crate) struct Collected {
+    status: Option<std::process::ExitStatus>,
+    stdout: String,
+    stderr: String,
+    truncated: bool,
+    timed_out: bool,
+}
+
+impl Collected {
+    pub(crate) fn into_output(self, confinement: Confinement) -> ExecOutput {
+        use std::os::unix::process::ExitStatusExt;
+        ExecOutput {
+            exit_code: self.status.and_then(|s| s.code()),
+            signal: self.status.and_then(|s| s.signal()),
+            stdout: self.stdout,
+            stderr: self.stderr,
+            truncated: self.truncated,
+            timed_out: self.timed_out,
+            confinement,
+        }
+    }
+}
+
+/// Spawns `cmd` (which must be its own process-group leader), reads both streams keeping `cap`
+/// bytes each, kills the whole group at `timeout` (after calling `on_timeout`, e.g. to stop a
+/// container the process manages) and when it ends.
+pub(crate) fn supervise(
+    mut cmd: Command,
+    timeout: Duration,
+    cap: usize,
+    on_timeout: impl FnOnce(),
+) -> Result<Collected, ExecError> {
     let mut child = cmd.spawn().map_err(ExecError::Spawn)?;
     let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-    let cap = req.max_output.min(MAX_OUTPUT_BYTES);
     let (tx, rx) = mpsc::channel();
     for (i, stream) in [
         child
@@ -176,13 +221,17 @@ fn run_confined(req: &ExecRequest) -> Result<ExecOutput, ExecError> {
         }
     }
     drop(tx);
-    let deadline = Instant::now() + req.timeout.min(MAX_TIMEOUT);
+    let deadline = Instant::now() + timeout;
     let mut timed_out = false;
+    let mut on_timeout = Some(on_timeout);
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break Some(st),
             Ok(None) if Instant::now() >= deadline => {
                 timed_out = true;
+                if let Some(f) = on_timeout.take() {
+                    f();
+                }
                 let _ = killpg(pgid, Signal::SIGKILL);
                 break child.wait().ok();
             }
@@ -198,15 +247,12 @@ fn run_confined(req: &ExecRequest) -> Result<ExecOutput, ExecError> {
         out[i] = r;
     }
     let [(so, t1), (se, t2)] = out;
-    use std::os::unix::process::ExitStatusExt;
-    Ok(ExecOutput {
-        exit_code: status.and_then(|s| s.code()),
-        signal: status.and_then(|s| s.signal()),
+    Ok(Collected {
+        status,
         stdout: lossy_capped(&so, cap),
         stderr: lossy_capped(&se, cap),
         truncated: t1 || t2,
         timed_out,
-        confinement,
     })
 }
 
