@@ -184,6 +184,14 @@ pub(crate) fn prepare(
         policy: Arc::new(PolicyHook::new(policy.clone())),
         ..RuntimeOptions::new(home.dir.clone(), store)
     };
+    #[cfg(feature = "plugins")]
+    crate::cmd::plugins::register_installed(
+        home,
+        config,
+        secrets,
+        audit.as_ref(),
+        &mut options.tools,
+    )?;
     if let Some(sink) = &audit {
         options.observer = Arc::new(AuditObserver::new(sink.clone()));
     }

@@ -45,6 +45,10 @@ pub(crate) enum Command {
     /// Inspect and verify the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Install, list, remove and sign WASM plugins.
+    #[cfg(feature = "plugins")]
+    #[command(subcommand)]
+    Plugins(crate::cmd::plugins::PluginsCommand),
     /// Run the input defense on a text: exit 3 when it detects an injection.
     Scan(ScanArgs),
     /// Print the running gateway's metrics (Prometheus text), optionally only names containing F.

@@ -8,6 +8,8 @@ mod init;
 mod keygen;
 mod logs;
 mod metrics;
+#[cfg(feature = "plugins")]
+pub(crate) mod plugins;
 mod scan;
 mod start;
 mod vault;
@@ -31,6 +33,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Init(ref args) => init::run(&home()?, args, stdin),
         Command::Vault(cmd) => vault::run(&home()?, cmd, stdin),
         Command::Audit(cmd) => audit::run(&home()?, cmd),
+        #[cfg(feature = "plugins")]
+        Command::Plugins(cmd) => plugins::run(&home()?, cmd),
         Command::Scan(ref args) => scan::run(args),
         Command::Metrics { ref filter } => metrics::run(&home()?, filter.as_deref(), stdin),
         Command::Logs { ref level } => logs::run(&home()?, level.as_deref()),
