@@ -286,7 +286,10 @@ mod tests {
         assert!(!c.plugins.require_signed);
         assert_eq!(c.plugins.trusted_keys, vec![key]);
         let g = &c.plugins.grants["weather"];
-        assert_eq!(g.host_functions, vec!["log".to_owned(), "http_fetch".to_owned()]);
+        assert_eq!(
+            g.host_functions,
+            vec!["log".to_owned(), "http_fetch".to_owned()]
+        );
         assert!(
             matches!(&g.secrets["api_key"], rampart_core::SecretRef::Vault(n) if n == "weather_key")
         );
@@ -295,7 +298,10 @@ mod tests {
     #[test]
     fn bad_wasm_and_plugin_values_name_their_key() {
         for (bad, key) in [
-            ("[security.wasm]\nfuel_limit = 0\n", "security.wasm.fuel_limit"),
+            (
+                "[security.wasm]\nfuel_limit = 0\n",
+                "security.wasm.fuel_limit",
+            ),
             (
                 "[security.wasm]\nepoch_timeout_ms = 999999999\n",
                 "security.wasm.epoch_timeout_ms",

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use rampart_guard::{ScanKind, scan};
 
+use crate::PluginError;
 use crate::host::MAX_CODE_BYTES;
 use crate::manifest::{MAX_MANIFEST_BYTES, Manifest};
 use crate::sign::{self, TrustStore};
-use crate::PluginError;
 
 /// The manifest's file name.
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -75,10 +75,12 @@ impl Bundle {
         let sig_path = dir.join(SIGNATURE_FILE);
         let signature = if sig_path.exists() {
             let bytes = read_capped(&sig_path, MAX_SIG_BYTES)?;
-            Some(String::from_utf8(bytes).map_err(|_| PluginError::SignatureFormat {
-                plugin: dir.display().to_string(),
-                detail: "not UTF-8".to_owned(),
-            })?)
+            Some(
+                String::from_utf8(bytes).map_err(|_| PluginError::SignatureFormat {
+                    plugin: dir.display().to_string(),
+                    detail: "not UTF-8".to_owned(),
+                })?,
+            )
         } else {
             None
         };
@@ -111,8 +113,11 @@ impl Bundle {
         for (field, text) in manifest.texts_for_scan() {
             let report = scan(&text, ScanKind::Skill);
             if report.is_injection() {
-                let mut categories: Vec<&str> =
-                    report.findings.iter().map(|f| f.category.as_str()).collect();
+                let mut categories: Vec<&str> = report
+                    .findings
+                    .iter()
+                    .map(|f| f.category.as_str())
+                    .collect();
                 categories.dedup();
                 return Err(PluginError::Injection {
                     plugin: manifest.name.clone(),
@@ -174,7 +179,8 @@ pub fn install(root: &Path, verified: &Verified) -> Result<PathBuf, PluginError>
     }
     for (file, bytes) in [(CODE_FILE, &b.code), (MANIFEST_FILE, &b.manifest)] {
         let path = dir.join(file);
-        rampart_durable::write_atomic(&path, bytes, 0o600).map_err(|e| PluginError::io(&path, e))?;
+        rampart_durable::write_atomic(&path, bytes, 0o600)
+            .map_err(|e| PluginError::io(&path, e))?;
     }
     Ok(dir)
 }
@@ -193,7 +199,11 @@ pub fn list(root: &Path) -> Result<Vec<Installed>, PluginError> {
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| PluginError::io(root, e))?;
-        if !entry.file_type().map_err(|e| PluginError::io(root, e))?.is_dir() {
+        if !entry
+            .file_type()
+            .map_err(|e| PluginError::io(root, e))?
+            .is_dir()
+        {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -205,7 +215,9 @@ pub fn list(root: &Path) -> Result<Vec<Installed>, PluginError> {
             .ok()
             .and_then(|t| Manifest::parse(t).ok());
         out.push(Installed {
-            version: parsed.as_ref().map_or("?".to_owned(), |m| m.version.clone()),
+            version: parsed
+                .as_ref()
+                .map_or("?".to_owned(), |m| m.version.clone()),
             tools: parsed.as_ref().map_or_else(Vec::new, |m| {
                 m.tools
                     .iter()

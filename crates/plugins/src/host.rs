@@ -357,12 +357,13 @@ impl PluginHost {
                 };
                 let header = HeaderName::from_bytes(def.header.as_bytes())
                     .map_err(|e| PluginError::Manifest(format!("secrets.{secret}: {e}")))?;
-                let mut v = HeaderValue::from_str(&format!("{}{}", def.prefix, value.expose_secret()))
-                    .map_err(|_| {
-                        PluginError::Host(format!(
-                            "secret {secret:?} of plugin {name:?} is not a valid header value"
-                        ))
-                    })?;
+                let mut v =
+                    HeaderValue::from_str(&format!("{}{}", def.prefix, value.expose_secret()))
+                        .map_err(|_| {
+                            PluginError::Host(format!(
+                                "secret {secret:?} of plugin {name:?} is not a valid header value"
+                            ))
+                        })?;
                 v.set_sensitive(true);
                 secrets.insert(secret.clone(), (header, v, value.clone()));
             }
@@ -622,7 +623,9 @@ fn read_memory(
         return Err(abi("negative pointer or length"));
     };
     if len > cap {
-        return Err(abi(format!("a {len}-byte buffer is over the {cap}-byte cap")));
+        return Err(abi(format!(
+            "a {len}-byte buffer is over the {cap}-byte cap"
+        )));
     }
     let data = memory.data(&ctx);
     let end = start
@@ -764,7 +767,8 @@ impl LoadedPlugin {
             .map_err(|e| PluginError::Host(e.to_string()))?;
         // Counted from now, in ticks of this engine's one epoch; other stores keep their own.
         let tick = EPOCH_TICK.as_millis().max(1);
-        let ticks = u64::try_from(self.limits.timeout.as_millis().div_ceil(tick)).unwrap_or(u64::MAX);
+        let ticks =
+            u64::try_from(self.limits.timeout.as_millis().div_ceil(tick)).unwrap_or(u64::MAX);
         store.set_epoch_deadline(ticks.max(1));
         store.epoch_deadline_trap();
 
@@ -774,8 +778,8 @@ impl LoadedPlugin {
                 .get_memory(&mut *store, EXPORT_MEMORY)
                 .ok_or_else(|| abi("no memory export"))?;
             let alloc = instance.get_typed_func::<i32, i32>(&mut *store, EXPORT_ALLOC)?;
-            let call = instance
-                .get_typed_func::<(i32, i32, i32, i32), i64>(&mut *store, EXPORT_CALL)?;
+            let call =
+                instance.get_typed_func::<(i32, i32, i32, i32), i64>(&mut *store, EXPORT_CALL)?;
             let (tp, tl) = write_guest(&mut *store, memory, &alloc, tool.as_bytes())?;
             let (ap, al) = write_guest(&mut *store, memory, &alloc, &args)?;
             let to_i32 = |v: u32| i32::try_from(v).map_err(|_| abi("pointer out of range"));
@@ -792,7 +796,8 @@ impl LoadedPlugin {
                 MAX_OUTPUT_BYTES,
             )
         };
-        let out = run(&mut store).map_err(|e| classify(name, &e, store.data().limiter.memory_hit))?;
+        let out =
+            run(&mut store).map_err(|e| classify(name, &e, store.data().limiter.memory_hit))?;
         parse_result(name, &out)
     }
 }

@@ -11,11 +11,11 @@ use rampart_core::SecretRef;
 use rampart_net::{FetchConfig, FetchLimits, Resolver, SystemResolver};
 use secrecy::SecretString;
 
+use crate::PluginError;
 use crate::bundle::{self, Bundle};
 use crate::host::{Grant, LoadedPlugin, PluginHost};
 use crate::manifest::HostFunction;
 use crate::sign::{self, TrustStore};
-use crate::PluginError;
 
 /// How secrets named in `[plugins.grants.NAME] secrets` become values (the binary resolves
 /// them through the vault).

@@ -235,7 +235,9 @@ impl Manifest {
                 raw.name
             )));
         }
-        if raw.version.is_empty() || raw.version.len() > 64 || raw.version.contains(char::is_control)
+        if raw.version.is_empty()
+            || raw.version.len() > 64
+            || raw.version.contains(char::is_control)
         {
             return Err(bad("version: 1 to 64 printable characters".to_owned()));
         }
@@ -443,7 +445,10 @@ fuel = 1000
         let m = Manifest::parse(GOOD).unwrap();
         assert_eq!(m.name, "weather");
         assert!(m.host_functions.contains(&HostFunction::HttpFetch));
-        assert_eq!(m.tools[0].parameters["properties"]["city"]["type"], "string");
+        assert_eq!(
+            m.tools[0].parameters["properties"]["city"]["type"],
+            "string"
+        );
         assert_eq!(m.secrets["api_key"].header, "x-api-key");
         assert_eq!(m.limits.fuel, Some(1000));
         let texts = m.texts_for_scan();
@@ -455,11 +460,23 @@ fuel = 1000
         for (edit, needle) in [
             (GOOD.replace("\"weather\"", "\"../etc\""), "name"),
             (GOOD.replace("\"weather\"", "\"a__b\""), "name"),
-            (GOOD.replace("hosts = [\"api.weather.example\"]", ""), "hosts"),
-            (GOOD.replace("\"http_fetch\"]", "\"wasi\"]"), "host_functions"),
+            (
+                GOOD.replace("hosts = [\"api.weather.example\"]", ""),
+                "hosts",
+            ),
+            (
+                GOOD.replace("\"http_fetch\"]", "\"wasi\"]"),
+                "host_functions",
+            ),
             (GOOD.replace("X-Api-Key", "Host"), "header"),
             (GOOD.replace("fuel = 1000", "fuel = 0"), "limits"),
-            (GOOD.replace("type = \"object\", properties", "type = \"string\", properties"), "parameters"),
+            (
+                GOOD.replace(
+                    "type = \"object\", properties",
+                    "type = \"string\", properties",
+                ),
+                "parameters",
+            ),
             (format!("{GOOD}\nunknown = 1\n"), "unknown"),
         ] {
             let err = Manifest::parse(&edit).unwrap_err().to_string();

@@ -231,13 +231,24 @@ mod tests {
             Some(k.public_text())
         );
         let tampered = verify("p", m, b"\0asX", Some(&sig), &trust, true).unwrap_err();
-        assert!(matches!(tampered, PluginError::BadSignature(_)), "{tampered}");
+        assert!(
+            matches!(tampered, PluginError::BadSignature(_)),
+            "{tampered}"
+        );
         let tampered = verify("p", b"name = \"q\"", c, Some(&sig), &trust, false).unwrap_err();
-        assert!(matches!(tampered, PluginError::BadSignature(_)), "{tampered}");
+        assert!(
+            matches!(tampered, PluginError::BadSignature(_)),
+            "{tampered}"
+        );
         let unknown = verify("p", m, c, Some(&other.sign(m, c)), &trust, true).unwrap_err();
-        assert!(matches!(unknown, PluginError::UntrustedKey { .. }), "{unknown}");
+        assert!(
+            matches!(unknown, PluginError::UntrustedKey { .. }),
+            "{unknown}"
+        );
         // A forger who names a trusted key but signs with their own is caught by the math.
-        let forged = other.sign(m, c).replace(&other.public_text(), &k.public_text());
+        let forged = other
+            .sign(m, c)
+            .replace(&other.public_text(), &k.public_text());
         let forged = verify("p", m, c, Some(&forged), &trust, true).unwrap_err();
         assert!(matches!(forged, PluginError::BadSignature(_)), "{forged}");
         let unsigned = verify("p", m, c, None, &trust, true).unwrap_err();

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use rampart_agent::{Tool, ToolContext, ToolError, ToolOutput, ToolRegistry, ToolRisk};
 use rampart_audit::{AuditSink, Event, Outcome, Record};
 
+use crate::PluginError;
 use crate::host::{CallContext, LoadedPlugin};
 use crate::manifest::HostFunction;
-use crate::PluginError;
 
 /// The name agents list in `[capabilities] tools`: `PLUGIN__TOOL`. Built-in tool names never
 /// contain `__`, so a plugin cannot take a built-in's name.

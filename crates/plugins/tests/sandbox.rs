@@ -44,7 +44,9 @@ fn module(imports: &str, body: &str) -> Vec<u8> {
 fn hello_wasm() -> Vec<u8> {
     module(
         "",
-        &format!(r#"{HELLO} (func (export "call") (param i32 i32 i32 i32) (result i64) (i64.const 14))"#),
+        &format!(
+            r#"{HELLO} (func (export "call") (param i32 i32 i32 i32) (result i64) (i64.const 14))"#
+        ),
     )
 }
 
@@ -81,7 +83,12 @@ fn call(plugin: &rampart_plugins::LoadedPlugin) -> Result<Result<String, String>
 fn a_well_behaved_plugin_answers() {
     let h = host(WasmConfig::default());
     let p = h
-        .load(manifest("hello", ""), &hello_wasm(), None, &Grant::default())
+        .load(
+            manifest("hello", ""),
+            &hello_wasm(),
+            None,
+            &Grant::default(),
+        )
         .unwrap();
     assert_eq!(call(&p).unwrap(), Ok("hello".to_owned()));
     // Every call is a fresh instance: the second call sees a fresh allocator, same answer.
@@ -104,7 +111,12 @@ fn an_infinite_loop_is_stopped_by_fuel() {
     assert_eq!(err.reason(), "out_of_fuel");
     // The host is unharmed: the next plugin runs.
     let ok = h
-        .load(manifest("hello", ""), &hello_wasm(), None, &Grant::default())
+        .load(
+            manifest("hello", ""),
+            &hello_wasm(),
+            None,
+            &Grant::default(),
+        )
         .unwrap();
     assert_eq!(call(&ok).unwrap(), Ok("hello".to_owned()));
 }
@@ -203,7 +215,10 @@ async fn http_fetch_to_loopback_is_refused() {
                 "fetcher",
                 "host_functions = [\"http_fetch\"]\nhosts = [\"127.0.0.1\", \"localhost\"]",
             ),
-            &fetch_wasm(&format!("{{\"url\":\"http://127.0.0.1:{}/\"}}", addr.port())),
+            &fetch_wasm(&format!(
+                "{{\"url\":\"http://127.0.0.1:{}/\"}}",
+                addr.port()
+            )),
             None,
             // The default [web.fetch] rules: no private addresses.
             &fetch_grant(FetchConfig::default()),
@@ -231,8 +246,14 @@ async fn http_fetch_outside_the_manifest_hosts_is_refused() {
     };
     let p = Arc::new(
         h.load(
-            manifest("fetcher", "host_functions = [\"http_fetch\"]\nhosts = [\"api.example.com\"]"),
-            &fetch_wasm(&format!("{{\"url\":\"http://127.0.0.1:{}/\"}}", addr.port())),
+            manifest(
+                "fetcher",
+                "host_functions = [\"http_fetch\"]\nhosts = [\"api.example.com\"]",
+            ),
+            &fetch_wasm(&format!(
+                "{{\"url\":\"http://127.0.0.1:{}/\"}}",
+                addr.port()
+            )),
             None,
             &fetch_grant(fetch),
         )
@@ -250,7 +271,7 @@ async fn http_fetch_outside_the_manifest_hosts_is_refused() {
 async fn a_secret_is_injected_by_the_host_and_never_shown_to_the_guest() {
     const SECRET: &str = "sk-plugin-CANARY-0123456789";
     // The server echoes the request back, headers and all.
-    let addr = server(Duration::ZERO, |req| req.to_owned()).await;
+    let addr = server(Duration::ZERO, str::to_owned).await;
     let h = host(WasmConfig::default());
     let fetch = FetchConfig {
         allow_private: vec![format!("127.0.0.1:{}", addr.port())],
@@ -411,11 +432,16 @@ fn a_module_whose_initial_memory_is_over_the_limit_cannot_run() {
 fn ungranted_imports_fail_to_load_with_a_clear_error() {
     let h = host(WasmConfig::default());
     let fetch_import = r#"(import "rampart" "http_fetch" (func (param i32 i32) (result i64)))"#;
-    let body = format!(r#"{HELLO} (func (export "call") (param i32 i32 i32 i32) (result i64) (i64.const 14))"#);
+    let body = format!(
+        r#"{HELLO} (func (export "call") (param i32 i32 i32 i32) (result i64) (i64.const 14))"#
+    );
     // Requested by the manifest, not granted by the owner.
     let err = h
         .load(
-            manifest("p", "host_functions = [\"http_fetch\"]\nhosts = [\"api.example.com\"]"),
+            manifest(
+                "p",
+                "host_functions = [\"http_fetch\"]\nhosts = [\"api.example.com\"]",
+            ),
             &module(fetch_import, &body),
             None,
             &Grant::of(&[HostFunction::Log]),
@@ -423,7 +449,10 @@ fn ungranted_imports_fail_to_load_with_a_clear_error() {
         .unwrap_err();
     assert!(matches!(err, PluginError::UngrantedImport { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("rampart::http_fetch") && msg.contains("[plugins.grants.p]"), "{msg}");
+    assert!(
+        msg.contains("rampart::http_fetch") && msg.contains("[plugins.grants.p]"),
+        "{msg}"
+    );
     // Granted by the owner, not requested by the manifest.
     let err = h
         .load(
@@ -448,7 +477,10 @@ fn ungranted_imports_fail_to_load_with_a_clear_error() {
                 &Grant::of(&[HostFunction::Log, HostFunction::Kv]),
             )
             .unwrap_err();
-        assert!(matches!(err, PluginError::UngrantedImport { .. }), "{import}: {err}");
+        assert!(
+            matches!(err, PluginError::UngrantedImport { .. }),
+            "{import}: {err}"
+        );
     }
 }
 
@@ -508,7 +540,12 @@ fn abi_violations_are_tool_errors_not_crashes() {
         ),
     ] {
         let p = h
-            .load(manifest("bad", ""), &module("", body), None, &Grant::default())
+            .load(
+                manifest("bad", ""),
+                &module("", body),
+                None,
+                &Grant::default(),
+            )
             .unwrap();
         let err = call(&p).unwrap_err();
         assert!(err.to_string().contains(needle), "{body}: {err}");
@@ -533,7 +570,12 @@ fn abi_violations_are_tool_errors_not_crashes() {
 fn oversized_arguments_are_refused_before_the_guest_runs() {
     let h = host(WasmConfig::default());
     let p = h
-        .load(manifest("hello", ""), &hello_wasm(), None, &Grant::default())
+        .load(
+            manifest("hello", ""),
+            &hello_wasm(),
+            None,
+            &Grant::default(),
+        )
         .unwrap();
     let big = json!({ "x": "a".repeat(rampart_plugins::abi::MAX_INPUT_BYTES) });
     let err = p
@@ -576,39 +618,80 @@ fn signatures_are_checked_against_the_trust_store_only() {
     let tmp = tempfile::tempdir().unwrap();
 
     let good = tmp.path().join("good");
-    write_bundle(&good, &text, &code, Some(&publisher.sign(text.as_bytes(), &code)));
+    write_bundle(
+        &good,
+        &text,
+        &code,
+        Some(&publisher.sign(text.as_bytes(), &code)),
+    );
     let v = Bundle::read(&good).unwrap().verify(&trust, true).unwrap();
-    assert_eq!(v.publisher.as_deref(), Some(publisher.public_text().as_str()));
+    assert_eq!(
+        v.publisher.as_deref(),
+        Some(publisher.public_text().as_str())
+    );
 
     // Tampered code: one byte changed after signing.
     let mut evil = code.clone();
     let last = evil.len() - 1;
     evil[last] ^= 1;
     let tampered = tmp.path().join("tampered");
-    write_bundle(&tampered, &text, &evil, Some(&publisher.sign(text.as_bytes(), &code)));
-    let err = Bundle::read(&tampered).unwrap().verify(&trust, true).unwrap_err();
+    write_bundle(
+        &tampered,
+        &text,
+        &evil,
+        Some(&publisher.sign(text.as_bytes(), &code)),
+    );
+    let err = Bundle::read(&tampered)
+        .unwrap()
+        .verify(&trust, true)
+        .unwrap_err();
     assert!(matches!(err, PluginError::BadSignature(_)), "{err}");
 
     // Tampered manifest: a host function added after signing.
-    let widened = text.replace("description = \"A test plugin.\"", "host_functions = [\"kv\"]");
+    let widened = text.replace(
+        "description = \"A test plugin.\"",
+        "host_functions = [\"kv\"]",
+    );
     let tampered = tmp.path().join("tampered_manifest");
-    write_bundle(&tampered, &widened, &code, Some(&publisher.sign(text.as_bytes(), &code)));
-    let err = Bundle::read(&tampered).unwrap().verify(&trust, true).unwrap_err();
+    write_bundle(
+        &tampered,
+        &widened,
+        &code,
+        Some(&publisher.sign(text.as_bytes(), &code)),
+    );
+    let err = Bundle::read(&tampered)
+        .unwrap()
+        .verify(&trust, true)
+        .unwrap_err();
     assert!(matches!(err, PluginError::BadSignature(_)), "{err}");
 
     // Signed by a key the owner never trusted (the envelope names it; that is no reason).
     let unknown = tmp.path().join("unknown");
-    write_bundle(&unknown, &text, &code, Some(&stranger.sign(text.as_bytes(), &code)));
-    let err = Bundle::read(&unknown).unwrap().verify(&trust, true).unwrap_err();
+    write_bundle(
+        &unknown,
+        &text,
+        &code,
+        Some(&stranger.sign(text.as_bytes(), &code)),
+    );
+    let err = Bundle::read(&unknown)
+        .unwrap()
+        .verify(&trust, true)
+        .unwrap_err();
     assert!(matches!(err, PluginError::UntrustedKey { .. }), "{err}");
 
     // Unsigned under require_signed.
     let unsigned = tmp.path().join("unsigned");
     write_bundle(&unsigned, &text, &code, None);
-    let err = Bundle::read(&unsigned).unwrap().verify(&trust, true).unwrap_err();
+    let err = Bundle::read(&unsigned)
+        .unwrap()
+        .verify(&trust, true)
+        .unwrap_err();
     assert!(matches!(err, PluginError::Unsigned(_)), "{err}");
     // ... and accepted (as unsigned) when the owner turned the requirement off.
-    let v = Bundle::read(&unsigned).unwrap().verify(&trust, false).unwrap();
+    let v = Bundle::read(&unsigned)
+        .unwrap()
+        .verify(&trust, false)
+        .unwrap();
     assert!(v.publisher.is_none());
 }
 
@@ -636,7 +719,12 @@ fn start_up_loading_verifies_again_and_audits_loads_and_refusals() {
     let src = tmp.path().join("src");
     let text = manifest_text("hello", "");
     let code = hello_wasm();
-    write_bundle(&src, &text, &code, Some(&publisher.sign(text.as_bytes(), &code)));
+    write_bundle(
+        &src,
+        &text,
+        &code,
+        Some(&publisher.sign(text.as_bytes(), &code)),
+    );
     let config = plugins_config(&[publisher.public_text()], true);
     let resolve = |_: &rampart_core::SecretRef| -> Result<SecretString, String> {
         Err("no secrets in this test".to_owned())
@@ -666,10 +754,22 @@ fn start_up_loading_verifies_again_and_audits_loads_and_refusals() {
     // A second plugin, installed and then tampered with on disk.
     let other = tmp.path().join("src2");
     let text2 = manifest_text("other", "");
-    write_bundle(&other, &text2, &code, Some(&publisher.sign(text2.as_bytes(), &code)));
+    write_bundle(
+        &other,
+        &text2,
+        &code,
+        Some(&publisher.sign(text2.as_bytes(), &code)),
+    );
     let verified = loader::check_for_install(&h, &other, &opts).unwrap();
     let installed = bundle::install(&root, &verified).unwrap();
-    std::fs::write(installed.join(CODE_FILE), module("", r#"(func (export "call") (param i32 i32 i32 i32) (result i64) (i64.const 0))"#)).unwrap();
+    std::fs::write(
+        installed.join(CODE_FILE),
+        module(
+            "",
+            r#"(func (export "call") (param i32 i32 i32 i32) (result i64) (i64.const 0))"#,
+        ),
+    )
+    .unwrap();
 
     let listed = bundle::list(&root).unwrap();
     assert_eq!(listed.len(), 2);
@@ -690,7 +790,11 @@ fn start_up_loading_verifies_again_and_audits_loads_and_refusals() {
         .filter(|l| l.contains("\"plugin_load\""))
         .collect();
     assert_eq!(loads.len(), 2, "{entries}");
-    assert!(loads.iter().any(|l| l.contains("\"ok\"") && l.contains("hello")));
+    assert!(
+        loads
+            .iter()
+            .any(|l| l.contains("\"ok\"") && l.contains("hello"))
+    );
     assert!(
         loads
             .iter()
@@ -704,8 +808,13 @@ fn start_up_loading_verifies_again_and_audits_loads_and_refusals() {
 async fn an_agent_calls_a_plugin_tool_through_the_registry() {
     let h = host(wasm_limits(1_000_000, 5_000, 16));
     let greet = Arc::new(
-        h.load(manifest("hello", ""), &hello_wasm(), None, &Grant::default())
-            .unwrap(),
+        h.load(
+            manifest("hello", ""),
+            &hello_wasm(),
+            None,
+            &Grant::default(),
+        )
+        .unwrap(),
     );
     let spin = Arc::new(
         h.load(
@@ -735,7 +844,8 @@ async fn an_agent_calls_a_plugin_tool_through_the_registry() {
     ])
     .await;
     let home = tempfile::tempdir().unwrap();
-    let mut opts = RuntimeOptions::new(home.path(), rampart_store::Store::open_in_memory().unwrap());
+    let mut opts =
+        RuntimeOptions::new(home.path(), rampart_store::Store::open_in_memory().unwrap());
     opts.providers.insert(
         "default".to_owned(),
         ProviderSpec {
@@ -776,13 +886,7 @@ async fn an_agent_calls_a_plugin_tool_through_the_registry() {
     assert_eq!(statuses[0], ("hello__run".to_owned(), ToolStatus::Ok));
     // The runaway plugin is a tool error; the turn and the gateway carry on.
     assert_eq!(statuses[1].1, ToolStatus::Error);
-    assert!(
-        out.tool_calls[1]
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("fuel")
-    );
+    assert!(out.tool_calls[1].error.as_deref().unwrap().contains("fuel"));
     // The model saw the plugin's answer, marked as untrusted content, in the tool message.
     let reqs = llm.requests();
     let msgs = reqs[1].body["messages"].as_array().unwrap();
@@ -804,8 +908,13 @@ async fn an_agent_calls_a_plugin_tool_through_the_registry() {
 async fn an_agent_without_the_capability_cannot_call_a_plugin_tool() {
     let h = host(WasmConfig::default());
     let greet = Arc::new(
-        h.load(manifest("hello", ""), &hello_wasm(), None, &Grant::default())
-            .unwrap(),
+        h.load(
+            manifest("hello", ""),
+            &hello_wasm(),
+            None,
+            &Grant::default(),
+        )
+        .unwrap(),
     );
     let mut tools = ToolRegistry::with_builtins();
     rampart_plugins::register(&mut tools, &greet, None).unwrap();
@@ -815,7 +924,8 @@ async fn an_agent_without_the_capability_cannot_call_a_plugin_tool() {
     ])
     .await;
     let home = tempfile::tempdir().unwrap();
-    let mut opts = RuntimeOptions::new(home.path(), rampart_store::Store::open_in_memory().unwrap());
+    let mut opts =
+        RuntimeOptions::new(home.path(), rampart_store::Store::open_in_memory().unwrap());
     opts.providers.insert(
         "default".to_owned(),
         ProviderSpec {
