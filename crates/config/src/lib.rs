@@ -37,6 +37,7 @@ mod model;
 mod plugins;
 mod provider;
 mod template;
+mod users;
 mod web;
 
 pub use channels::{
@@ -66,4 +67,7 @@ pub use plugins::{
 pub use provider::{ProviderConfig, ProviderKind};
 pub use rampart_core::SecretRef;
 pub use template::{TemplateOptions, default_config_toml};
+pub use users::{
+    KeyHash, MAX_CHANNEL_BINDINGS, MAX_USER_FIELD_LEN, MAX_USERS, MIN_BCRYPT_COST, UserConfig,
+};
 pub use web::{MAX_REDIRECTS_CEILING, WebFetchConfig};

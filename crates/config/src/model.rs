@@ -14,6 +14,7 @@ use crate::exec::{
 };
 use crate::headers::RawHeaders;
 use crate::plugins::{PluginsConfig, RawPlugins, RawWasm, WasmConfig};
+use crate::users::{RawUser, UserConfig, into_users};
 use crate::web::{RawWeb, WebFetchConfig};
 use crate::{ConfigError, ProviderConfig, SecurityHeaders};
 
@@ -45,6 +46,8 @@ pub struct Config {
     pub edge: EdgeConfig,
     /// `[channels.NAME]`: chat channels, their allowlists and per-user limits (SPEC P1–P3, R5).
     pub channels: ChannelsConfig,
+    /// `[[users]]`: people, roles and API key hashes (SPEC A5). Default none.
+    pub users: Vec<UserConfig>,
 }
 
 /// `[audit]` (SPEC D1).
@@ -119,6 +122,7 @@ struct RawConfig {
     ws_allowed_origins: Option<Vec<String>>,
     webhook_trigger: Option<RawWebhook>,
     channels: Option<RawChannels>,
+    users: Option<Vec<RawUser>>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -288,8 +292,11 @@ impl Config {
             .unwrap_or_default()
             .into_config()
             .map_err(|(key, msg)| invalid(&key, msg))?;
+        let users =
+            into_users(raw.users.unwrap_or_default()).map_err(|(key, msg)| invalid(&key, msg))?;
         Ok(Self {
             edge,
+            users,
             channels,
             api_key: raw.api_key,
             api_listen,

@@ -107,6 +107,7 @@ async fn servers() -> (SocketAddr, SocketAddr, tempfile::TempDir) {
             None,
         )),
         policy: None,
+        reload: None,
     };
     let full = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let full_addr = full.local_addr().unwrap();

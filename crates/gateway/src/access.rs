@@ -24,11 +24,13 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::AtLeast(Role::Admin),
     ),
     (Method::GET, "/api/agents", Access::AtLeast(Role::Viewer)),
-    (Method::POST, "/api/agents", Access::AtLeast(Role::User)),
+    // Creating and deleting agents is the admin's (the seeds' table). Agents have no owner yet,
+    // so the seeds' "user: create and manage own agents" is not offered: a user talks to agents.
+    (Method::POST, "/api/agents", Access::AtLeast(Role::Admin)),
     (
         Method::DELETE,
         "/api/agents/{name}",
-        Access::AtLeast(Role::User),
+        Access::AtLeast(Role::Admin),
     ),
     (
         Method::POST,
@@ -60,6 +62,18 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/audit/verify",
         Access::AtLeast(Role::Admin),
     ),
+    // Users and global configuration are the owner's (SPEC A5, M2).
+    (
+        Method::POST,
+        "/api/config/reload",
+        Access::AtLeast(Role::Owner),
+    ),
+    (Method::GET, "/api/users", Access::AtLeast(Role::Owner)),
+    (Method::GET, "/api/me", Access::AtLeast(Role::Viewer)),
+    // The web chat page: static files with no secret in them; the key is pasted by the user.
+    (Method::GET, "/chat", Access::Public),
+    (Method::GET, "/chat/app.js", Access::Public),
+    (Method::GET, "/chat/app.css", Access::Public),
 ];
 
 /// The rule for a request. `matched` is the route template axum matched, `None` for unknown paths.
@@ -86,7 +100,16 @@ mod tests {
             .filter(|r| r.2 == Access::Public)
             .map(|r| r.1)
             .collect();
-        assert_eq!(public, ["/api/health", "/hooks/{agent}"]);
+        assert_eq!(
+            public,
+            [
+                "/api/health",
+                "/hooks/{agent}",
+                "/chat",
+                "/chat/app.js",
+                "/chat/app.css"
+            ]
+        );
     }
 
     #[test]

@@ -10,94 +10,9 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, header};
-use rampart_audit::{Actor, KeyId};
-use rampart_core::Role;
-use ring::digest;
-use secrecy::{ExposeSecret, SecretString};
-use subtle::ConstantTimeEq;
 
 use crate::access::{self, Access};
 use crate::{ApiError, AppState};
-
-/// The caller of a request, once authenticated.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Principal {
-    /// Who it is: `"api_key"` for the gateway key, `"local"` for the loopback bypass.
-    pub name: String,
-    /// What it may do.
-    pub role: Role,
-    /// How the audit trail names it: the key's fingerprint (never the key) or the peer address.
-    pub actor: Actor,
-}
-
-/// Checks presented keys against the configured one.
-///
-/// # Security
-/// The key is kept only as its SHA-256 digest; a presented key is hashed and the two 32-byte
-/// digests are compared with `subtle` in constant time, so neither the content nor the length of
-/// the key leaks through timing.
-pub struct Authenticator {
-    key_digest: Option<[u8; 32]>,
-    key_id: Option<KeyId>,
-    require_auth_local: bool,
-}
-
-impl std::fmt::Debug for Authenticator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator")
-            .field("key_configured", &self.key_digest.is_some())
-            .field("require_auth_local", &self.require_auth_local)
-            .finish()
-    }
-}
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest::digest(&digest::SHA256, bytes).as_ref());
-    out
-}
-
-impl Authenticator {
-    /// An authenticator for `api_key` (none: every protected route answers 401) and the
-    /// `api_require_auth_local` setting.
-    #[must_use]
-    pub fn new(api_key: Option<&SecretString>, require_auth_local: bool) -> Self {
-        Self {
-            key_digest: api_key.map(|k| sha256(k.expose_secret().as_bytes())),
-            key_id: api_key.map(|k| KeyId::of(k.expose_secret().as_bytes())),
-            require_auth_local,
-        }
-    }
-
-    /// Whether a key is configured at all.
-    #[must_use]
-    pub fn has_key(&self) -> bool {
-        self.key_digest.is_some()
-    }
-
-    /// The principal for a presented key, if it is the right one.
-    #[must_use]
-    pub fn verify(&self, presented: &str) -> Option<Principal> {
-        let expected = self.key_digest.as_ref()?;
-        let ok: bool = sha256(presented.as_bytes()).ct_eq(expected).into();
-        let actor = self.key_id.map_or(Actor::System, Actor::Key);
-        ok.then(|| Principal {
-            name: "api_key".to_owned(),
-            role: Role::Owner,
-            actor,
-        })
-    }
-
-    /// The principal for an unauthenticated loopback peer when `api_require_auth_local = false`.
-    fn local_bypass(&self, peer: Option<SocketAddr>) -> Option<Principal> {
-        let peer = peer.filter(|p| p.ip().is_loopback())?;
-        (!self.require_auth_local).then(|| Principal {
-            name: "local".to_owned(),
-            role: Role::Owner,
-            actor: Actor::Ip(peer.ip()),
-        })
-    }
-}
 
 /// Where the credential came from.
 enum Credential<'a> {
@@ -197,7 +112,8 @@ pub(crate) async fn authenticate(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let principal = match credential(&req) {
+    // Owned before any await: nothing borrowed from the request is held across one.
+    let presented = match credential(&req) {
         Err(e) => {
             auth_failed(
                 &state,
@@ -209,9 +125,13 @@ pub(crate) async fn authenticate(
             .await;
             return e.into_response();
         }
-        Ok(Credential::Header(t)) => state.auth.verify(t),
-        Ok(Credential::Query(t)) => state.auth.verify(&t),
-        Ok(Credential::None) => state.auth.local_bypass(peer),
+        Ok(Credential::Header(t)) => Some(t.to_owned()),
+        Ok(Credential::Query(t)) => Some(t),
+        Ok(Credential::None) => None,
+    };
+    let principal = match presented {
+        Some(key) => state.auth.verify(&key).await,
+        None => state.auth.local_bypass(peer),
     };
     let Some(principal) = principal else {
         auth_failed(
@@ -262,30 +182,6 @@ async fn auth_failed(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn verify_accepts_only_the_key() {
-        let a = Authenticator::new(Some(&SecretString::from("k3y".to_owned())), true);
-        assert!(a.verify("k3y").is_some());
-        for wrong in ["", "k3", "k3y ", "K3Y", "k3yk3y"] {
-            assert!(a.verify(wrong).is_none(), "{wrong:?}");
-        }
-        assert!(Authenticator::new(None, true).verify("").is_none());
-    }
-
-    #[test]
-    fn local_bypass_only_when_disabled_and_loopback() {
-        let on = Authenticator::new(None, true);
-        let off = Authenticator::new(None, false);
-        let lo: SocketAddr = "127.0.0.1:5".parse().unwrap();
-        let lo6: SocketAddr = "[::1]:5".parse().unwrap();
-        let remote: SocketAddr = "192.0.2.1:5".parse().unwrap();
-        assert!(on.local_bypass(Some(lo)).is_none());
-        assert!(off.local_bypass(Some(lo)).is_some());
-        assert!(off.local_bypass(Some(lo6)).is_some());
-        assert!(off.local_bypass(Some(remote)).is_none());
-        assert!(off.local_bypass(None).is_none());
-    }
 
     #[test]
     fn query_token_is_decoded() {

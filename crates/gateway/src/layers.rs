@@ -27,8 +27,13 @@ pub(crate) async fn security_headers(
 ) -> Response {
     let mut resp = next.run(req).await;
     let headers = resp.headers_mut();
-    let set: [(HeaderName, &http::HeaderValue); 5] = [
-        (header::CONTENT_SECURITY_POLICY, &h.csp),
+    // The one route family that sets its own CSP is the web chat page, whose policy is stricter
+    // than the global default (see `routes::chat::CHAT_CSP`); every other response gets the
+    // configured one.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, h.csp.clone());
+    }
+    let set: [(HeaderName, &http::HeaderValue); 4] = [
         (header::X_FRAME_OPTIONS, &h.x_frame_options),
         (header::X_CONTENT_TYPE_OPTIONS, &h.x_content_type_options),
         (

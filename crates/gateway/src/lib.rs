@@ -45,11 +45,13 @@ pub mod client_ip;
 mod edge;
 mod error;
 mod events;
+mod keys;
 mod layers;
 pub mod limits;
 mod metrics;
 mod observer;
 pub mod rate_limit;
+pub mod reload;
 mod reply_guard;
 mod routes;
 pub mod server;
@@ -67,14 +69,19 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-pub use auth::{Authenticator, Principal};
 pub use edge::{EdgeState, LeakFilter, WebhookToken, install_leak_reporter};
 pub use error::ApiError;
 pub use events::Events;
+pub use keys::{
+    Authenticator, CredentialId, MAX_CACHED_KEYS, MAX_CONCURRENT_KEY_CHECKS,
+    MAX_PRESENTED_KEY_BYTES, Principal,
+};
 pub use layers::MAX_BODY_BYTES;
 pub use metrics::Metrics;
 pub use observer::AuditObserver;
+pub use reload::{ReloadReport, ReloadSource};
 pub use reply_guard::MAX_REPLY_SCAN_BYTES;
+pub use routes::chat::CHAT_CSP;
 pub use routes::ws::{MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, MAX_WS_TEXT_BYTES};
 pub use server::ServerLimits;
 pub use state::{AppState, GatewayInfo};
@@ -134,6 +141,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/approvals/{id}", post(routes::approvals::decide))
         .route("/api/audit", get(routes::audit::list))
         .route("/api/audit/verify", get(routes::audit::verify))
+        .route("/api/config/reload", post(routes::config::reload))
+        .route("/api/users", get(routes::config::users))
+        .route("/api/me", get(routes::config::me))
+        .route("/chat", get(routes::chat::page))
+        .route("/chat/app.js", get(routes::chat::script))
+        .route("/chat/app.css", get(routes::chat::style))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(
             state.clone(),

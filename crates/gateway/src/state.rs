@@ -29,6 +29,9 @@ pub struct AppState {
     /// The policy the agent loop asks before each tool call, for the approvals API (SPEC A7);
     /// `None` answers `/api/approvals` with 404.
     pub policy: Option<Arc<rampart_policy::Policy>>,
+    /// Where `POST /api/config/reload` and SIGHUP re-read the configuration (SPEC M2); `None`
+    /// answers the route with 404.
+    pub reload: Option<Arc<crate::ReloadSource>>,
 }
 
 /// Facts for the authenticated health detail.

@@ -58,6 +58,7 @@ async fn state(edge: EdgeState) -> (AppState, tempfile::TempDir) {
         }),
         edge: Arc::new(edge),
         policy: None,
+        reload: None,
     };
     (state, home)
 }

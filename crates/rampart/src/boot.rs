@@ -14,6 +14,7 @@ use rampart_audit::{AuditSink, SinkOptions};
 use rampart_config::{Config, ProviderKind};
 use rampart_gateway::{
     AppState, AuditObserver, Authenticator, EdgeState, Events, GatewayInfo, LeakFilter,
+    ReloadSource,
 };
 use rampart_guard::InputValidator;
 use rampart_guard::LeakGuard;
@@ -42,6 +43,7 @@ impl Prepared {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), CliError> {
+        rampart_gateway::reload::spawn_sighup_reload(self.state.clone());
         let served = rampart_gateway::serve(listener, self.state, shutdown)
             .await
             .context("serving");
@@ -116,8 +118,13 @@ pub(crate) fn prepare(
     secrets: &mut Secrets,
 ) -> Result<Prepared, CliError> {
     let api_key = secrets.api_key(config)?;
-    rampart_gateway::check_bind(config.api_listen, api_key.is_some()).map_err(CliError::usage)?;
-    if api_key.is_none() {
+    let user_keys = config
+        .users
+        .iter()
+        .any(|u| u.enabled && u.api_key_hash.is_some());
+    rampart_gateway::check_bind(config.api_listen, api_key.is_some() || user_keys)
+        .map_err(CliError::usage)?;
+    if api_key.is_none() && !user_keys {
         tracing::warn!("no api_key configured: every protected route will answer 401");
     }
 
@@ -201,9 +208,10 @@ pub(crate) fn prepare(
 
     let state = AppState {
         runtime: Arc::new(runtime),
-        auth: Arc::new(Authenticator::new(
+        auth: Arc::new(Authenticator::with_users(
             api_key.as_ref(),
             config.api_require_auth_local,
+            &config.users,
         )),
         headers: Arc::new(config.security.headers.clone()),
         events: Events::new(audit.clone()),
@@ -216,6 +224,7 @@ pub(crate) fn prepare(
         }),
         edge: Arc::new(EdgeState::new(&config.edge, leak_handle, webhook.as_ref())),
         policy: Some(policy),
+        reload: Some(Arc::new(ReloadSource::new(home.config.clone()))),
     };
     Ok(Prepared {
         state,

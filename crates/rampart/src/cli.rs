@@ -33,7 +33,11 @@ pub(crate) enum Command {
     /// An offline end-to-end demonstration on a temporary home.
     Demo,
     /// Print a new API key: base64 of 32 random bytes.
-    Keygen,
+    Keygen {
+        /// Also print the key's argon2id hash, for a `[[users]] api_key_hash`.
+        #[arg(long)]
+        hash: bool,
+    },
     /// Report the sandbox confinement this machine gives shell_exec and insecure settings.
     Doctor,
     /// Manage agents on the running gateway.

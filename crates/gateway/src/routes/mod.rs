@@ -3,6 +3,8 @@
 pub(crate) mod agents;
 pub(crate) mod approvals;
 pub(crate) mod audit;
+pub(crate) mod chat;
+pub(crate) mod config;
 pub(crate) mod health;
 pub(crate) mod metrics;
 pub(crate) mod openai;

@@ -10,6 +10,10 @@
 //! authenticated key (a new socket does not reset it); a ping every 30 s and a close after 90 s
 //! without a pong. Every frame sent passes the leak guard; streamed deltas through a stream
 //! redactor, so a secret split across two deltas is still caught.
+//!
+//! Each open socket is registered with the [`crate::Authenticator`]; when a reload disables its
+//! user, changes their key or lowers their role, the socket is closed with 1008 at once, even in
+//! the middle of a turn (SPEC M2).
 
 use std::time::Instant;
 
@@ -25,6 +29,7 @@ use serde_json::json;
 use super::agent_name;
 use super::streaming::StreamingTurn;
 use crate::admission::{admit, check_session_id};
+use crate::keys::SocketGuard;
 use crate::rate_limit::audit_rate_limited;
 use crate::ws_limits::{SlidingWindow, WS_MESSAGES_PER_WINDOW, origin_allowed};
 use crate::{ApiError, AppState, Principal};
@@ -60,10 +65,12 @@ pub(crate) async fn upgrade(
     if state.runtime.agent(&agent).is_none() {
         return Err(ApiError::not_found("no such agent"));
     }
+    // Registered before the upgrade completes, so a reload from here on reaches this socket.
+    let revocation = state.auth.register_socket(&principal);
     Ok(ws
         .max_frame_size(MAX_WS_FRAME_BYTES)
         .max_message_size(MAX_WS_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(socket, state, agent, principal)))
+        .on_upgrade(move |socket| serve(socket, state, agent, principal, revocation)))
 }
 
 #[derive(serde::Deserialize)]
@@ -122,7 +129,22 @@ async fn admit_rate(
     ))
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, agent: AgentName, principal: Principal) {
+/// Closes a socket whose credential a reload revoked (1008, policy violation).
+async fn close_revoked(socket: &mut WebSocket) {
+    let close = CloseFrame {
+        code: 1008,
+        reason: "credential revoked".into(),
+    };
+    let _ = socket.send(Message::Close(Some(close))).await;
+}
+
+async fn serve(
+    mut socket: WebSocket,
+    state: AppState,
+    agent: AgentName,
+    principal: Principal,
+    mut revocation: SocketGuard,
+) {
     state.edge.metrics.ws_connection();
     let leak = state.edge.leak.clone();
     let mut session: Option<String> = None;
@@ -138,6 +160,10 @@ async fn serve(mut socket: WebSocket, state: AppState, agent: AgentName, princip
                 Some(Ok(m)) => m,
                 _ => break,
             },
+            () = revocation.revoked() => {
+                close_revoked(&mut socket).await;
+                break;
+            }
             _ = ping.tick() => {
                 if last_pong.elapsed() >= state.edge.ws_idle_timeout {
                     state.edge.metrics.ws_closed_idle();
@@ -219,8 +245,18 @@ async fn serve(mut socket: WebSocket, state: AppState, agent: AgentName, princip
             session_id: session_id.or_else(|| session.clone()),
             message: text,
         };
-        if !turn(&mut socket, &state, req, &mut session).await {
-            break;
+        let finished = tokio::select! {
+            ok = turn(&mut socket, &state, req, &mut session) => Some(ok),
+            () = revocation.revoked() => None,
+        };
+        match finished {
+            Some(true) => {}
+            Some(false) => break,
+            None => {
+                // Revoked mid-turn: the turn is dropped, nothing more is sent but the close.
+                close_revoked(&mut socket).await;
+                break;
+            }
         }
         // The client could not answer pings while the turn ran.
         last_pong = Instant::now();

@@ -22,7 +22,29 @@ pub(crate) fn new_key() -> Result<String, CliError> {
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-pub(crate) fn run() -> Result<ExitCode, CliError> {
-    println!("{}", new_key()?);
+/// The argon2id hash of `key` at the argon2 crate's default cost (m = 19 MiB, t = 2, p = 1,
+/// the OWASP recommendation), with a 16-byte salt from the OS CSPRNG, as a PHC string.
+pub(crate) fn hash_key(key: &str) -> Result<String, CliError> {
+    use argon2::PasswordHasher as _;
+    let mut salt = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut salt)
+        .map_err(|_| CliError::runtime(anyhow::anyhow!("the system random generator failed")))?;
+    let salt = argon2::password_hash::SaltString::encode_b64(&salt)
+        .map_err(|e| CliError::runtime(anyhow::anyhow!("encoding the salt: {e}")))?;
+    let hash = argon2::Argon2::default()
+        .hash_password(key.as_bytes(), &salt)
+        .map_err(|e| CliError::runtime(anyhow::anyhow!("hashing the key: {e}")))?;
+    Ok(hash.to_string())
+}
+
+/// `rampart keygen [--hash]`: the key on the first line; with `--hash`, `api_key_hash = "…"` for
+/// a `[[users]]` entry on the second.
+pub(crate) fn run(hash: bool) -> Result<ExitCode, CliError> {
+    let key = zeroize::Zeroizing::new(new_key()?);
+    println!("{}", key.as_str());
+    if hash {
+        println!("api_key_hash = \"{}\"", hash_key(&key)?);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -25,7 +25,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let home = || Home::resolve(cli.home.clone(), cli.config.clone()).map_err(CliError::usage);
     let stdin = cli.passphrase_stdin;
     match cli.command {
-        Command::Keygen => keygen::run(),
+        Command::Keygen { hash } => keygen::run(hash),
         Command::Start => start::run(&home()?, stdin),
         Command::Demo => demo::run(),
         Command::Doctor => doctor::run(&home()?),

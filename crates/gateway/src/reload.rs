@@ -1,0 +1,133 @@
+//! Reloading the configuration without a restart (SPEC M2): `POST /api/config/reload` (owner)
+//! and SIGHUP both land in [`reload`].
+//!
+//! What a reload applies at once: `[[users]]` (who may call, with which role and key) and
+//! `api_require_auth_local`. A disabled user, a changed key or a lower role is refused from the
+//! next request on, and that principal's open WebSockets are closed. Every other setting (listen
+//! address, providers, limits, headers, the gateway's `api_key`) is read at start and applies at
+//! the next start; the `config_change` event says so.
+//!
+//! A config that does not load (syntax, unknown key, bad value) changes nothing: the old
+//! configuration stays, the caller gets the error naming the file, line and key, and the audit
+//! trail a `config_change` entry with outcome `error`.
+
+use std::path::PathBuf;
+
+use rampart_audit::{Actor, Event, Outcome, Record};
+use rampart_config::Config;
+
+use crate::{ApiError, AppState};
+
+/// Where the configuration is re-read from. One reload runs at a time.
+#[derive(Debug)]
+pub struct ReloadSource {
+    path: PathBuf,
+    running: tokio::sync::Mutex<()>,
+}
+
+impl ReloadSource {
+    /// Reloads re-read `path` (the `config.toml` the gateway started with).
+    #[must_use]
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            running: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
+pub struct ReloadReport {
+    /// How many `[[users]]` the new configuration has.
+    pub users: usize,
+    /// The change, in words (user names and roles; never a key or hash).
+    pub summary: String,
+    /// How many open WebSockets were closed because their principal lost access.
+    pub closed_websockets: usize,
+}
+
+/// Re-reads the configuration and applies what can change at run time.
+///
+/// # Errors
+/// 404 `not_found` when the gateway has no [`ReloadSource`]; 400 `invalid_input` naming the file,
+/// line and key when the new configuration does not load (the old one stays in force).
+pub async fn reload(
+    state: &AppState,
+    source: &str,
+    actor: Actor,
+) -> Result<ReloadReport, ApiError> {
+    let Some(from) = state.reload.clone() else {
+        return Err(ApiError::not_found(
+            "this gateway was not started from a config file",
+        ));
+    };
+    let _one_at_a_time = from.running.lock().await;
+    let path = from.path.clone();
+    let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let config = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            // ConfigError messages name file, line and key and never a secret value.
+            let message = format!("the configuration was not reloaded: {e}");
+            tracing::warn!(source, error = %e, "reload refused; the old configuration stays");
+            record(state, source, actor, Outcome::Error, message.clone()).await;
+            return Err(ApiError::invalid_input(message));
+        }
+    };
+    let swap = state
+        .auth
+        .swap(&config.users, config.api_require_auth_local);
+    let mut summary = swap.summary;
+    if !swap.closed.is_empty() {
+        summary.push_str(&format!(
+            "; closed {} WebSocket(s) of {}",
+            swap.closed.len(),
+            swap.closed.join(", ")
+        ));
+    }
+    summary.push_str("; other settings apply at the next start");
+    tracing::info!(source, summary = %summary, "configuration reloaded");
+    record(state, source, actor, Outcome::Ok, summary.clone()).await;
+    Ok(ReloadReport {
+        users: config.users.len(),
+        summary,
+        closed_websockets: swap.closed.len(),
+    })
+}
+
+async fn record(state: &AppState, source: &str, actor: Actor, outcome: Outcome, summary: String) {
+    let event = Event::ConfigChange {
+        source: source.to_owned(),
+        summary,
+    };
+    state
+        .events
+        .record(Record::new(event).actor(actor).outcome(outcome))
+        .await;
+}
+
+/// Reloads on every SIGHUP for the life of the process (unix; elsewhere it does nothing). Needs a
+/// tokio runtime.
+pub fn spawn_sighup_reload(state: AppState) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; reload with POST /api/config/reload");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            // A failure is logged and audited inside; the old configuration stays.
+            let _ = reload(&state, "sighup", Actor::System).await;
+        }
+    });
+    #[cfg(not(unix))]
+    drop(state);
+}
