@@ -89,6 +89,12 @@ kinds! {
     SecretRedacted = "secret_redacted",
     /// A peer node connected (or failed to: see the outcome).
     PeerConnection = "peer_connection",
+    /// A peer handshake or link was refused (wrong secret, identity claim, limits, timeout).
+    PeerRefused = "peer_refused",
+    /// An authenticated peer link closed (orderly, idle, or a frame that failed its check).
+    PeerDisconnected = "peer_disconnected",
+    /// A message crossed a peer link (`in` or `out`).
+    PeerMessage = "peer_message",
     /// A WASM plugin was installed or loaded, or refused (see the outcome and `reason`).
     PluginLoad = "plugin_load",
     /// The sandbox stopped a WASM plugin call (fuel, deadline, memory limit, trap).
@@ -419,6 +425,37 @@ pub enum Event {
         /// `in` or `out`.
         direction: String,
     },
+    /// See [`EventKind::PeerRefused`].
+    PeerRefused {
+        /// The claimed node name, empty when the handshake failed before any claim.
+        node: String,
+        /// Peer address.
+        addr: String,
+        /// `in` or `out`.
+        direction: String,
+        /// Why (`handshake_failed`, `identity_mismatch`, `handshake_timeout`, ...).
+        reason: String,
+    },
+    /// See [`EventKind::PeerDisconnected`].
+    PeerDisconnected {
+        /// Peer node name.
+        node: String,
+        /// Peer address.
+        addr: String,
+        /// `in` or `out`.
+        direction: String,
+        /// Why (`closed_by_peer`, `frame_authentication_failed`, `idle_timeout`, ...).
+        reason: String,
+    },
+    /// See [`EventKind::PeerMessage`].
+    PeerMessage {
+        /// `agent@node` of the sender.
+        from: String,
+        /// `agent@node` of the receiver.
+        to: String,
+        /// `in` or `out`.
+        direction: String,
+    },
     /// See [`EventKind::PluginLoad`].
     PluginLoad {
         /// The plugin's name (as its manifest claims it, when refused).
@@ -469,6 +506,9 @@ impl Event {
             Self::BudgetExceeded { .. } => EventKind::BudgetExceeded,
             Self::SecretRedacted { .. } => EventKind::SecretRedacted,
             Self::PeerConnection { .. } => EventKind::PeerConnection,
+            Self::PeerRefused { .. } => EventKind::PeerRefused,
+            Self::PeerDisconnected { .. } => EventKind::PeerDisconnected,
+            Self::PeerMessage { .. } => EventKind::PeerMessage,
             Self::PluginLoad { .. } => EventKind::PluginLoad,
             Self::PluginTrap { .. } => EventKind::PluginTrap,
         }
@@ -646,6 +686,23 @@ mod tests {
             Event::PeerConnection {
                 node: s(),
                 addr: s(),
+                direction: s(),
+            },
+            Event::PeerRefused {
+                node: s(),
+                addr: s(),
+                direction: s(),
+                reason: s(),
+            },
+            Event::PeerDisconnected {
+                node: s(),
+                addr: s(),
+                direction: s(),
+                reason: s(),
+            },
+            Event::PeerMessage {
+                from: s(),
+                to: s(),
                 direction: s(),
             },
             Event::PluginLoad {
