@@ -1,7 +1,14 @@
 //! The gateway's cross-cutting layers, each one concern, composed once in [`crate::app`].
+//!
+//! The per-request edge controls (metrics, reply guard, contract errors, request limits, rate
+//! limit) run inside one middleware, [`edge`], in their onion order: each concern is a plain
+//! function in its own module, and composing them here costs one boxed future, one state clone
+//! and one clone of the inner service per request instead of one of each per control (axum's
+//! `from_fn` boxes and clones everything inside it on every call; `benches/edge_load.rs` measures
+//! the stack). Security headers are a response map outside the panic catcher, so panics get them
+//! too.
 
 use std::any::Any;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -10,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, header};
 use rampart_config::SecurityHeaders;
 
-use crate::ApiError;
+use crate::{ApiError, AppState};
 
 /// The largest request body any route accepts.
 ///
@@ -19,13 +26,28 @@ use crate::ApiError;
 /// without bound. 1 MiB is far above any chat message or agent manifest.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The edge controls for one request, outermost first: count it ([`crate::metrics`]), pass the
+/// reply through the leak guard ([`crate::reply_guard`]), turn any non-JSON error into a contract
+/// error ([`contract_errors`]), refuse oversized URLs, headers and bodies
+/// ([`crate::limits`]), charge the client's rate limit ([`crate::rate_limit`]), then the
+/// router (auth and routes). A refusal by an inner control still passes every outer one.
+pub(crate) async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    state.edge.metrics.request_started();
+    let resp = match crate::limits::check(req) {
+        Err(refused) => refused,
+        Ok(mut req) => match crate::rate_limit::admit(&state, &mut req).await {
+            Err(refused) => refused,
+            Ok(()) => next.run(req).await,
+        },
+    };
+    let resp = contract_errors(resp);
+    let resp = crate::reply_guard::redact_reply(&state, resp).await;
+    state.edge.metrics.response(resp.status());
+    resp
+}
+
 /// Puts `[security.headers]` on every response, errors and panics included (SPEC N4).
-pub(crate) async fn security_headers(
-    State(h): State<Arc<SecurityHeaders>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let mut resp = next.run(req).await;
+pub(crate) fn security_headers<B>(h: &SecurityHeaders, mut resp: Response<B>) -> Response<B> {
     let headers = resp.headers_mut();
     // The one route family that sets its own CSP is the web chat page, whose policy is stricter
     // than the global default (see `routes::chat::CHAT_CSP`); every other response gets the
@@ -54,8 +76,7 @@ pub(crate) async fn security_headers(
 
 /// Rewrites any error response that is not already a contract error (axum's 404/405, extractor
 /// rejections in text/plain, the body-limit 413) into `{"error":{"code","message"}}`.
-pub(crate) async fn contract_errors(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
+pub(crate) fn contract_errors(mut resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;

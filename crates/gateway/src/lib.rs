@@ -21,6 +21,10 @@
 //!                                agent loop, whose model and tool calls the `AuditObserver` records
 //! ```
 //!
+//! Security headers are a plain response map; metrics through rate limit run, in this order, inside
+//! one middleware (`layers::edge`) so that the stack boxes one future per request, not one per
+//! control.
+//!
 //! Trust assumptions: everything in a request is hostile until a layer has checked it; the
 //! configuration and the agent runtime are trusted. No handler reaches into another crate's
 //! internals: they call the [`rampart_agent::Runtime`] API.
@@ -155,28 +159,17 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone());
     // The outer router holds the application as its fallback service, so these layers wrap the
     // whole of it (routing, method matching and all) rather than each route's handlers.
+    // Security headers are a plain response map (no boxing); metrics, reply guard, contract
+    // errors, request limits and the rate limit run in their onion order inside one middleware,
+    // `layers::edge`, which costs one boxed future per request instead of one per control.
     Router::new().fallback_service(routes).layer(
         ServiceBuilder::new()
-            .layer(middleware::from_fn_with_state(
-                headers,
-                layers::security_headers,
-            ))
+            .layer(tower::util::MapResponseLayer::new(move |resp| {
+                layers::security_headers(&headers, resp)
+            }))
             .layer(CatchPanicLayer::custom(layers::panic_response))
             .layer(TraceLayer::new_for_http())
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                metrics::count,
-            ))
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                reply_guard::redact_replies,
-            ))
-            .layer(middleware::from_fn(layers::contract_errors))
-            .layer(middleware::from_fn(limits::request_limits))
-            .layer(middleware::from_fn_with_state(
-                state,
-                rate_limit::rate_limit,
-            ))
+            .layer(middleware::from_fn_with_state(state, layers::edge))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
     )
 }

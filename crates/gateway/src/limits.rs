@@ -2,9 +2,8 @@
 //! class (413). The connection-level limits (header read timeout, idle connections, connection
 //! count) are in [`crate::server`].
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody as _};
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
 
@@ -38,16 +37,16 @@ pub fn body_limit(method: &Method, path: &str) -> usize {
     }
 }
 
-/// The layer.
-pub(crate) async fn request_limits(req: Request, next: Next) -> Response {
+/// The check: the request with its body capped at the route's limit, or the refusal.
+pub(crate) fn check(req: Request) -> Result<Request, Response> {
     let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI_BYTES {
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::URI_TOO_LONG,
             "invalid_input",
             "request URL too long",
         )
-        .into_response();
+        .into_response());
     }
     let headers = req.headers();
     let header_bytes: usize = headers
@@ -55,12 +54,12 @@ pub(crate) async fn request_limits(req: Request, next: Next) -> Response {
         .map(|(k, v)| k.as_str().len() + v.len())
         .sum();
     if headers.len() > MAX_HEADER_COUNT || header_bytes > MAX_HEADER_BYTES {
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "invalid_input",
             "request headers too large",
         )
-        .into_response();
+        .into_response());
     }
     let limit = body_limit(req.method(), req.uri().path());
     let declared = headers
@@ -68,10 +67,14 @@ pub(crate) async fn request_limits(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return ApiError::payload_too_large().into_response();
+        return Err(ApiError::payload_too_large().into_response());
+    }
+    if req.body().is_end_stream() {
+        // No body at all (most GETs): nothing to cap, no wrapper to allocate.
+        return Ok(req);
     }
     // Chunked bodies: reading past the limit fails, and the extractor answers 413.
     let (parts, body) = req.into_parts();
     let body = Body::new(http_body_util::Limited::new(body, limit));
-    next.run(Request::from_parts(parts, body)).await
+    Ok(Request::from_parts(parts, body))
 }

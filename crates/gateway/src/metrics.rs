@@ -5,12 +5,6 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-
-use crate::AppState;
-
 /// The gateway's counters. All monotonic.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -149,21 +143,23 @@ impl Metrics {
     }
 }
 
-/// The layer: counts every request and its error class.
-pub(crate) async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let m = &state.edge.metrics;
-    inc(&m.requests);
-    let resp = next.run(req).await;
-    let s = resp.status();
-    if s.is_client_error() {
-        inc(&m.responses_4xx);
-    } else if s.is_server_error() {
-        inc(&m.responses_5xx);
+impl Metrics {
+    /// A request arrived (the edge layer, [`crate::layers::edge`]).
+    pub(crate) fn request_started(&self) {
+        inc(&self.requests);
     }
-    match s {
-        http::StatusCode::UNAUTHORIZED => inc(&m.auth_failures),
-        http::StatusCode::FORBIDDEN => inc(&m.forbidden),
-        _ => {}
+
+    /// A response of `s` left: counts its error class, 401s and 403s.
+    pub(crate) fn response(&self, s: http::StatusCode) {
+        if s.is_client_error() {
+            inc(&self.responses_4xx);
+        } else if s.is_server_error() {
+            inc(&self.responses_5xx);
+        }
+        match s {
+            http::StatusCode::UNAUTHORIZED => inc(&self.auth_failures),
+            http::StatusCode::FORBIDDEN => inc(&self.forbidden),
+            _ => {}
+        }
     }
-    resp
 }

@@ -14,8 +14,7 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -178,12 +177,9 @@ pub(crate) async fn audit_rate_limited(state: &AppState, actor: Actor, scope: &s
         .await;
 }
 
-/// The layer: resolves the client, charges it, refuses with 429 when it is over its rate.
-pub(crate) async fn rate_limit(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// The check: resolves the client (recorded in the request as [`ClientIp`]), charges it, and
+/// refuses with 429 when it is over its rate.
+pub(crate) async fn admit(state: &AppState, req: &mut Request) -> Result<(), Response> {
     let edge = &state.edge;
     let ip = client_ip::resolve(
         client_ip::peer(req.extensions()),
@@ -193,13 +189,20 @@ pub(crate) async fn rate_limit(
     req.extensions_mut().insert(ClientIp(ip));
     let cost = cost(req.method(), req.uri().path());
     match edge.limiter.check(ip, cost) {
-        Ok(()) => next.run(req).await,
+        Ok(()) => Ok(()),
         Err(limited) => {
             edge.metrics.rate_limited("ip");
             if limited.audit {
-                audit_rate_limited(&state, Actor::Ip(ip), "ip", &ip.to_string()).await;
+                // Boxed: the cold path's future stays out of every request's future.
+                Box::pin(audit_rate_limited(
+                    state,
+                    Actor::Ip(ip),
+                    "ip",
+                    &ip.to_string(),
+                ))
+                .await;
             }
-            too_many(limited.retry_after_secs)
+            Err(too_many(limited.retry_after_secs))
         }
     }
 }

@@ -5,9 +5,8 @@
 
 use std::sync::Arc;
 
+use axum::body::HttpBody as _;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use http::header;
@@ -21,26 +20,24 @@ use crate::{ApiError, AppState};
 /// Bodies are our own replies (JSON, small); a larger one is refused rather than sent unchecked.
 pub const MAX_REPLY_SCAN_BYTES: usize = 16 * 1024 * 1024;
 
-/// The layer.
-pub(crate) async fn redact_replies(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let resp = next.run(req).await;
-    let leak = state.edge.leak.clone();
-    if leak.current().is_empty() || resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+/// The check for one response: its body with every known secret replaced.
+pub(crate) async fn redact_reply(state: &AppState, resp: Response) -> Response {
+    let leak = &state.edge.leak;
+    if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS || leak.current().is_empty() {
         return resp;
     }
-    let ctype = resp
+    let streamed = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+        .is_some_and(|v| v.starts_with("text/event-stream"));
     let (mut parts, body) = resp.into_parts();
-    if ctype.starts_with("text/event-stream") {
-        return Response::from_parts(parts, stream_redacted(body, leak));
+    if streamed {
+        return Response::from_parts(parts, stream_redacted(body, leak.clone()));
+    }
+    if body.is_end_stream() {
+        // An empty body (204, HEAD-like replies) holds nothing to redact.
+        return Response::from_parts(parts, body);
     }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_REPLY_SCAN_BYTES).await else {
         tracing::error!("a reply was too large to check for secrets; answered 500");
