@@ -433,3 +433,52 @@ async fn secrets_never_leave_through_logs_or_replies() {
     assert!(warn.contains("authentication failed"), "{warn}");
     assert!(!warn.contains(" DEBUG "), "{warn}");
 }
+
+#[tokio::test]
+async fn known_secrets_a_model_echoes_are_redacted_from_the_reply() {
+    // The gateway's own API key and the provider's credential, both held by the process.
+    const API_KEY: &str = "rampart-test-key-9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    const LLM_KEY: &str = "sk-proj-ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(LLM_KEY);
+    let echo = format!("Your key is {API_KEY}; mine is {LLM_KEY} (or {b64}).");
+    let llm = FakeLlm::start(vec![FakeReply::text(&echo)]).await;
+    let home = make_home(&llm.base_url(), "");
+    for (name, value) in [("api_key", API_KEY), ("llm_key", LLM_KEY)] {
+        let mut set = rampart(home.path())
+            .args(["--passphrase-stdin", "vault", "set", name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        write!(set.stdin.take().unwrap(), "{PASS}\n{value}\n").unwrap();
+        assert!(set.wait().unwrap().success());
+    }
+    // `[providers.default]` is the config's last table: this line belongs to it.
+    let config = home.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}api_key = \"vault:llm_key\"\n")).unwrap();
+
+    let gw = start(home.path());
+    let (s, _, v) = send(
+        http()
+            .post(gw.url("/api/agents/assistant/message"))
+            .bearer_auth(API_KEY)
+            .json(&json!({"message": "what are the keys?"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let reply = v.to_string();
+    for secret in [API_KEY, LLM_KEY, b64.as_str()] {
+        assert!(!reply.contains(secret), "{secret} in the reply: {reply}");
+    }
+    assert!(reply.contains("[REDACTED:"), "{reply}");
+    // The provider still got its own credential in its own header, and nothing else of it.
+    let sent = llm.requests();
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some(format!("Bearer {LLM_KEY}").as_str())
+    );
+    assert!(!sent[0].raw_body.contains(API_KEY));
+    gw.stop();
+}

@@ -121,7 +121,7 @@ pub(crate) fn run(home: &Home) -> Result<ExitCode, CliError> {
         level(c.seccomp),
         if c.seccomp { "on" } else { "unavailable" },
         if c.seccomp {
-            "commands cannot open sockets"
+            "commands cannot open sockets (unless an agent's manifest grants shell_network)"
         } else {
             "commands can open sockets"
         }
