@@ -185,8 +185,8 @@ pub fn install(root: &Path, verified: &Verified) -> Result<PathBuf, PluginError>
     Ok(dir)
 }
 
-/// The installed plugins, by name. A directory whose manifest does not parse is listed with
-/// version `"?"`.
+/// The installed plugins, by name. A directory whose files cannot be read or whose manifest does
+/// not parse is listed with version `"?"`, so that loading it is refused and audited.
 ///
 /// # Errors
 /// [`PluginError::Io`] when `root` exists but cannot be read.
@@ -209,6 +209,14 @@ pub fn list(root: &Path) -> Result<Vec<Installed>, PluginError> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let dir = entry.path();
         let Ok(bundle) = Bundle::read(&dir) else {
+            // Listed anyway, so that loading it fails (and is audited) rather than vanishing.
+            out.push(Installed {
+                name,
+                version: "?".to_owned(),
+                tools: Vec::new(),
+                signed: false,
+                code_sha256: String::new(),
+            });
             continue;
         };
         let parsed = std::str::from_utf8(&bundle.manifest)

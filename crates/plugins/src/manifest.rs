@@ -455,6 +455,33 @@ fuel = 1000
         assert!(texts.iter().any(|(_, t)| t == "a city\nc\nf"), "{texts:?}");
     }
 
+    proptest::proptest! {
+        /// Hostile manifest text never panics the parser, and what it accepts obeys the rules.
+        #[test]
+        fn parsing_arbitrary_text_never_panics(text in "(?s).{0,400}") {
+            if let Ok(m) = Manifest::parse(&text) {
+                proptest::prop_assert!(valid_name(&m.name));
+                proptest::prop_assert!(!m.tools.is_empty());
+            }
+        }
+
+        /// Mutating a good manifest never yields a tool name that breaks the `PLUGIN__TOOL` rule.
+        #[test]
+        fn mutated_manifests_keep_names_valid(at in 0usize..400, byte in proptest::prelude::any::<u8>()) {
+            let mut bytes = GOOD.as_bytes().to_vec();
+            let i = at % bytes.len();
+            bytes[i] = byte;
+            if let Ok(text) = std::str::from_utf8(&bytes)
+                && let Ok(m) = Manifest::parse(text)
+            {
+                proptest::prop_assert!(valid_name(&m.name));
+                for t in &m.tools {
+                    proptest::prop_assert!(valid_name(&t.name));
+                }
+            }
+        }
+    }
+
     #[test]
     fn bad_manifests_are_refused_with_a_reason() {
         for (edit, needle) in [

@@ -219,6 +219,17 @@ pub fn verify(
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// A hostile signature file never panics the verifier and never passes it.
+        #[test]
+        fn arbitrary_signature_files_are_never_accepted(sig in "(?s).{0,300}") {
+            let k = PublisherKey::from_file_text(&format!("{SECRET_PREFIX}{}", B64.encode([7u8; 32]))).unwrap();
+            let trust = TrustStore::new(&[k.public_text()]).unwrap();
+            let r = verify("p", b"m", b"c", Some(&sig), &trust, true);
+            proptest::prop_assert!(r.is_err());
+        }
+    }
+
     #[test]
     fn sign_verify_and_every_refusal() {
         let k = PublisherKey::generate().unwrap();

@@ -833,7 +833,15 @@ async fn an_agent_calls_a_plugin_tool_through_the_registry() {
         rampart_plugins::register(&mut tools, &greet, None).unwrap(),
         vec!["hello__run".to_owned()]
     );
-    rampart_plugins::register(&mut tools, &spin, None).unwrap();
+    let audit_dir = tempfile::tempdir().unwrap();
+    let log = audit_dir.path().join("audit.jsonl");
+    let (sink, _) = rampart_audit::AuditSink::open(
+        &log,
+        rampart_audit::CheckpointKey::generate().unwrap(),
+        rampart_audit::SinkOptions::default(),
+    )
+    .unwrap();
+    rampart_plugins::register(&mut tools, &spin, Some(&sink)).unwrap();
     // A plugin never replaces a registered tool.
     assert!(rampart_plugins::register(&mut tools, &greet, None).is_err());
 
@@ -902,6 +910,19 @@ async fn an_agent_calls_a_plugin_tool_through_the_registry() {
         .map(|t| t["function"]["name"].as_str().unwrap())
         .collect();
     assert!(advertised.contains(&"hello__run"), "{advertised:?}");
+    // The sandbox's stop is in the audit trail, with its reason.
+    sink.shutdown().await.unwrap();
+    let entries = std::fs::read_to_string(&log).unwrap();
+    let traps: Vec<&str> = entries
+        .lines()
+        .filter(|l| l.contains("\"plugin_trap\""))
+        .collect();
+    assert_eq!(traps.len(), 1, "{entries}");
+    assert!(
+        traps[0].contains("out_of_fuel") && traps[0].contains("\"blocked\""),
+        "{}",
+        traps[0]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
