@@ -60,7 +60,7 @@ pub use error::{ChannelError, ProtocolDetail};
 pub use inbound::{
     Inbound, InboundDeps, PAIR_LOCKED_REPLY, PAIR_REFUSED_REPLY, PAIRED_REPLY, TURN_FAILED_REPLY,
 };
-pub use pairing::{PairOutcome, Pairing, PairingCode};
+pub use pairing::{PairOutcome, Pairing, PairingCode, PairingDesk};
 pub use telegram::TelegramChannel;
 
 /// Runs a synchronous store call on the blocking pool.

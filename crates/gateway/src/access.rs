@@ -62,6 +62,12 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/audit/verify",
         Access::AtLeast(Role::Admin),
     ),
+    // A pairing code lets a person talk to the agents on a channel (SPEC P2).
+    (
+        Method::POST,
+        "/api/channels/{channel}/pairing-codes",
+        Access::AtLeast(Role::Admin),
+    ),
     // Users and global configuration are the owner's (SPEC A5, M2).
     (
         Method::POST,

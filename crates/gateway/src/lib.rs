@@ -145,6 +145,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/approvals/{id}", post(routes::approvals::decide))
         .route("/api/audit", get(routes::audit::list))
         .route("/api/audit/verify", get(routes::audit::verify))
+        .route(
+            "/api/channels/{channel}/pairing-codes",
+            post(routes::channels::issue_pairing_code),
+        )
         .route("/api/config/reload", post(routes::config::reload))
         .route("/api/users", get(routes::config::users))
         .route("/api/me", get(routes::config::me))

@@ -32,6 +32,9 @@ pub struct AppState {
     /// Where `POST /api/config/reload` and SIGHUP re-read the configuration (SPEC M2); `None`
     /// answers the route with 404.
     pub reload: Option<Arc<crate::ReloadSource>>,
+    /// Issues pairing codes for the enabled chat channels (SPEC P2); `None` (no channel enabled)
+    /// answers `POST /api/channels/{channel}/pairing-codes` with 404.
+    pub pairing: Option<Arc<rampart_channels::PairingDesk>>,
 }
 
 /// Facts for the authenticated health detail.

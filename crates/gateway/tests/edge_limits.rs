@@ -59,6 +59,7 @@ async fn state(edge: EdgeState) -> (AppState, tempfile::TempDir) {
         edge: Arc::new(edge),
         policy: None,
         reload: None,
+        pairing: None,
     };
     (state, home)
 }

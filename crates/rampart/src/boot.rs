@@ -34,6 +34,8 @@ pub(crate) struct Prepared {
     pub(crate) listen: SocketAddr,
     /// The audit trail, to flush and checkpoint at shutdown.
     pub(crate) audit: Option<AuditSink>,
+    /// The enabled chat channels, started with the gateway.
+    pub(crate) channels: crate::channels::ChannelSet,
 }
 
 impl Prepared {
@@ -44,9 +46,13 @@ impl Prepared {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), CliError> {
         rampart_gateway::reload::spawn_sighup_reload(self.state.clone());
+        let channels = self.channels.spawn();
         let served = rampart_gateway::serve(listener, self.state, shutdown)
             .await
             .context("serving");
+        for channel in channels {
+            channel.abort();
+        }
         if let Some(audit) = self.audit {
             match audit.shutdown().await {
                 Ok(Some(cp)) => tracing::info!(seq = cp.seq, "audit trail checkpointed"),
@@ -142,6 +148,10 @@ pub(crate) fn prepare(
     if let Some(t) = &webhook {
         leak.add("webhook_token", t.expose_secret());
     }
+    let telegram_token = crate::channels::telegram_token(config, secrets)?;
+    if let Some(t) = &telegram_token {
+        leak.add("channels.telegram.bot_token", t.expose_secret());
+    }
 
     let mut providers = HashMap::new();
     for (name, p) in &config.providers {
@@ -206,7 +216,7 @@ pub(crate) fn prepare(
     let runtime = Runtime::new(options)
         .map_err(|e| CliError::usage(anyhow::anyhow!("loading agents: {e}")))?;
 
-    let state = AppState {
+    let mut state = AppState {
         runtime: Arc::new(runtime),
         auth: Arc::new(Authenticator::with_users(
             api_key.as_ref(),
@@ -225,11 +235,14 @@ pub(crate) fn prepare(
         edge: Arc::new(EdgeState::new(&config.edge, leak_handle, webhook.as_ref())),
         policy: Some(policy),
         reload: Some(Arc::new(ReloadSource::new(home.config.clone()))),
+        pairing: None,
     };
+    let channels = crate::channels::prepare(config, telegram_token, &mut state)?;
     Ok(Prepared {
         state,
         listen: config.api_listen,
         audit,
+        channels,
     })
 }
 

@@ -61,6 +61,12 @@ pub(crate) enum Command {
         #[arg(long, value_name = "F")]
         filter: Option<String>,
     },
+    /// Ask the running gateway for a one-time pairing code for CHANNEL (prints the 6 digits).
+    Pair {
+        /// The channel, e.g. telegram.
+        #[arg(value_name = "CHANNEL")]
+        channel: String,
+    },
     /// Print the gateway's log file (HOME/logs/rampart.log), optionally only at level L or worse.
     Logs {
         /// error, warn, info, debug or trace.

@@ -5,6 +5,7 @@
 //! 3 "found something" (scan, verify).
 
 mod boot;
+mod channels;
 mod cli;
 mod cmd;
 mod exit;

@@ -8,6 +8,7 @@ mod init;
 mod keygen;
 mod logs;
 mod metrics;
+mod pair;
 #[cfg(feature = "plugins")]
 pub(crate) mod plugins;
 mod scan;
@@ -37,6 +38,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Plugins(cmd) => plugins::run(&home()?, cmd),
         Command::Scan(ref args) => scan::run(args),
         Command::Metrics { ref filter } => metrics::run(&home()?, filter.as_deref(), stdin),
+        Command::Pair { ref channel } => pair::run(&home()?, channel, stdin),
         Command::Logs { ref level } => logs::run(&home()?, level.as_deref()),
     }
 }
