@@ -14,8 +14,9 @@ use rampart_core::Role;
 /// # Security
 /// A presented key that is not in the gateway's cache of verified keys is checked against every
 /// enabled user's hash, with no early exit (so the time taken does not say which user matched).
-/// That costs one argon2 verification per user; 64 keeps the worst case a fraction of a second
-/// per unknown key at the default cost. Users are the people who run the gateway, not the
+/// That costs one argon2 verification per user (tens of milliseconds each at the default cost,
+/// see `benches/key_check.rs` in the gateway), so with 64 users an unknown key takes seconds; a
+/// known key is cached after its first use. Users are the people who run the gateway, not the
 /// people who chat with it (those are channel users, see `[channels.*] allowed_users`).
 pub const MAX_USERS: usize = 64;
 /// The most `channel_bindings` one user may have.

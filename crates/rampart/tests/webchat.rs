@@ -51,16 +51,20 @@ fn start_driver(chromedriver: &Path) -> Driver {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(chromedriver)
-        .arg(format!("--port={port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Held by `Driver` from the start, so every path (a panic included) kills and reaps it.
+    let driver = Driver {
+        child: Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        port,
+    };
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Driver { child, port };
+            return driver;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
