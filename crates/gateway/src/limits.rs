@@ -38,6 +38,10 @@ pub fn body_limit(method: &Method, path: &str) -> usize {
 }
 
 /// The check: the request with its body capped at the route's limit, or the refusal.
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the response itself, returned at once; boxing it would cost every refusal an allocation for nothing"
+)]
 pub(crate) fn check(req: Request) -> Result<Request, Response> {
     let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI_BYTES {
