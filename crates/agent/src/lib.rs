@@ -84,7 +84,8 @@ pub use policy::{PolicyHook, capabilities_of, grant_of};
 pub use provider::{ProviderError, ProviderKind, ProviderSpec, Usage};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use tool::{
-    FileOp, FileTool, ShellBackend, ShellOptions, ShellTool, SpawnTool, Tool, ToolCallRecord,
+    FileOp, FileTool, PeerMessenger, PeerSendTool, ShellBackend, ShellOptions, ShellTool,
+    SpawnTool, Tool, ToolCallRecord,
     ToolContext, ToolError, ToolOutput, ToolRegistry, ToolRisk, ToolStatus, WebFetchTool,
 };
 pub use turn::{

@@ -34,6 +34,7 @@ mod error;
 mod exec;
 mod headers;
 mod model;
+mod network;
 mod plugins;
 mod provider;
 mod template;
@@ -59,6 +60,7 @@ pub use headers::SecurityHeaders;
 pub use model::{
     AgentsConfig, AuditConfig, Config, DEFAULT_MAX_TURNS, MAX_TURNS_CEILING, SecurityConfig,
 };
+pub use network::{DEFAULT_PEER_LISTEN, MAX_PEERS, NetworkConfig};
 pub use plugins::{
     DEFAULT_EPOCH_TIMEOUT_MS, DEFAULT_FUEL_LIMIT, DEFAULT_MAX_MEMORY_PAGES, HOST_FUNCTIONS,
     MAX_EPOCH_TIMEOUT_MS, MAX_FUEL_LIMIT, MAX_MEMORY_PAGES_CEILING, MAX_PLUGIN_LIST_ENTRIES,

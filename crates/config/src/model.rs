@@ -48,6 +48,8 @@ pub struct Config {
     pub channels: ChannelsConfig,
     /// `[[users]]`: people, roles and API key hashes (SPEC A5). Default none.
     pub users: Vec<UserConfig>,
+    /// `[network]`: the peer protocol; `None` (off) unless the section sets `shared_secret`.
+    pub network: Option<crate::NetworkConfig>,
 }
 
 /// `[audit]` (SPEC D1).
@@ -123,6 +125,7 @@ struct RawConfig {
     webhook_trigger: Option<RawWebhook>,
     channels: Option<RawChannels>,
     users: Option<Vec<RawUser>>,
+    network: Option<crate::network::RawNetwork>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -294,7 +297,13 @@ impl Config {
             .map_err(|(key, msg)| invalid(&key, msg))?;
         let users =
             into_users(raw.users.unwrap_or_default()).map_err(|(key, msg)| invalid(&key, msg))?;
+        let network = raw
+            .network
+            .unwrap_or_default()
+            .into_config()
+            .map_err(|(key, msg)| invalid(&format!("network.{key}"), msg))?;
         Ok(Self {
+            network,
             edge,
             users,
             channels,

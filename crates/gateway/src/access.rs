@@ -62,6 +62,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/audit/verify",
         Access::AtLeast(Role::Admin),
     ),
+    (Method::GET, "/api/peers", Access::AtLeast(Role::Admin)),
     // A pairing code lets a person talk to the agents on a channel (SPEC P2).
     (
         Method::POST,

@@ -54,6 +54,7 @@ mod layers;
 pub mod limits;
 mod metrics;
 mod observer;
+pub mod peers;
 pub mod rate_limit;
 pub mod reload;
 mod reply_guard;
@@ -145,6 +146,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/approvals/{id}", post(routes::approvals::decide))
         .route("/api/audit", get(routes::audit::list))
         .route("/api/audit/verify", get(routes::audit::verify))
+        .route("/api/peers", get(peers::list))
         .route(
             "/api/channels/{channel}/pairing-codes",
             post(routes::channels::issue_pairing_code),

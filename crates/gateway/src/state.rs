@@ -35,6 +35,9 @@ pub struct AppState {
     /// Issues pairing codes for the enabled chat channels (SPEC P2); `None` (no channel enabled)
     /// answers `POST /api/channels/{channel}/pairing-codes` with 404.
     pub pairing: Option<Arc<rampart_channels::PairingDesk>>,
+    /// The peer network node (SPEC O1, O2) when `[network]` is on; `GET /api/peers` lists its
+    /// links.
+    pub peers: Option<Arc<rampart_peer::PeerNode>>,
 }
 
 /// Facts for the authenticated health detail.

@@ -60,6 +60,7 @@ async fn state(edge: EdgeState) -> (AppState, tempfile::TempDir) {
         policy: None,
         reload: None,
         pairing: None,
+        peers: None,
     };
     (state, home)
 }

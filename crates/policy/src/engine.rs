@@ -82,7 +82,13 @@ impl Default for PolicyConfig {
             approval_ttl_secs: DEFAULT_APPROVAL_TTL_SECS,
             loop_guard: LoopGuardConfig::default(),
             budgets: BudgetLimits::default(),
-            untrusted_sources: set(&["web_fetch", "file_read", "shell_exec", "agent_spawn"]),
+            untrusted_sources: set(&[
+                "web_fetch",
+                "file_read",
+                "shell_exec",
+                "agent_spawn",
+                "peer_send",
+            ]),
             gated_when_tainted: set(&["shell_exec", "agent_spawn"]),
         }
     }

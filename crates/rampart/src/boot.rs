@@ -47,11 +47,16 @@ impl Prepared {
     ) -> Result<(), CliError> {
         rampart_gateway::reload::spawn_sighup_reload(self.state.clone());
         let channels = self.channels.spawn();
+        crate::peers::start(&self.state).await?;
+        let peers = self.state.peers.clone();
         let served = rampart_gateway::serve(listener, self.state, shutdown)
             .await
             .context("serving");
         for channel in channels {
             channel.abort();
+        }
+        if let Some(node) = peers {
+            node.shutdown().await;
         }
         if let Some(audit) = self.audit {
             match audit.shutdown().await {
@@ -148,6 +153,10 @@ pub(crate) fn prepare(
     if let Some(t) = &webhook {
         leak.add("webhook_token", t.expose_secret());
     }
+    let peer_secret = crate::peers::secret(config, secrets)?;
+    if let Some(s) = &peer_secret {
+        leak.add("network.shared_secret", s.expose_secret());
+    }
     let telegram_token = crate::channels::telegram_token(config, secrets)?;
     if let Some(t) = &telegram_token {
         leak.add("channels.telegram.bot_token", t.expose_secret());
@@ -193,6 +202,8 @@ pub(crate) fn prepare(
     }
     let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let audit = open_audit(home, config, secrets)?;
+    let peer_node =
+        crate::peers::node(config, secrets, peer_secret.as_ref(), &store, audit.clone())?;
     let policy = Arc::new(build_policy(config, store.clone(), audit.clone()));
     let mut options = RuntimeOptions {
         providers,
@@ -209,6 +220,13 @@ pub(crate) fn prepare(
         audit.as_ref(),
         &mut options.tools,
     )?;
+    if let Some(node) = &peer_node {
+        options
+            .tools
+            .register(Arc::new(rampart_agent::PeerSendTool::new(Arc::new(
+                rampart_gateway::peers::NodeMessenger(node.clone()),
+            ))));
+    }
     if let Some(sink) = &audit {
         options.observer = Arc::new(AuditObserver::new(sink.clone()));
     }
@@ -236,6 +254,7 @@ pub(crate) fn prepare(
         policy: Some(policy),
         reload: Some(Arc::new(ReloadSource::new(home.config.clone()))),
         pairing: None,
+        peers: peer_node,
     };
     let channels = crate::channels::prepare(config, telegram_token, &mut state)?;
     Ok(Prepared {

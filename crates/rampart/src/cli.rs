@@ -61,6 +61,9 @@ pub(crate) enum Command {
         #[arg(long, value_name = "F")]
         filter: Option<String>,
     },
+    /// The peer network: `rampart peers list` shows the running gateway's links.
+    #[command(subcommand)]
+    Peers(PeersCommand),
     /// Ask the running gateway for a one-time pairing code for CHANNEL (prints the 6 digits).
     Pair {
         /// The channel, e.g. telegram.
@@ -189,5 +192,16 @@ pub(crate) enum AgentsCommand {
     Delete {
         /// The agent's name.
         name: String,
+    },
+}
+
+/// `rampart peers …`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum PeersCommand {
+    /// Connected nodes (incoming too), their keys and when each was last seen.
+    List {
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -10,6 +10,7 @@ mod cli;
 mod cmd;
 mod exit;
 mod home;
+mod peers;
 mod secrets;
 
 use std::process::ExitCode;

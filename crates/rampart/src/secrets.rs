@@ -101,6 +101,11 @@ impl Secrets {
 
     /// The resolver over the vault and the environment.
     /// The unlocked vault, for the leak guard (which must know every value to redact it).
+    pub(crate) fn vault_mut(&mut self) -> Option<&mut Vault> {
+        self.vault.as_mut()
+    }
+
+    /// The unlocked vault, read-only.
     pub(crate) fn vault(&self) -> Option<&Vault> {
         self.vault.as_ref()
     }

@@ -35,6 +35,7 @@
 mod channel_state;
 mod error;
 mod message;
+mod peer_state;
 mod policy_state;
 pub mod repair;
 mod session_id;
@@ -43,6 +44,7 @@ mod store;
 pub use channel_state::{PairingCodeRow, PairingFailure};
 pub use error::StoreError;
 pub use message::{Message, ToolCallRequest};
+pub use peer_state::PeerPin;
 pub use policy_state::{ApprovalRow, ApprovalStatus, MAX_APPROVALS_LISTED};
 pub use repair::RepairReport;
 pub use session_id::{MAX_SESSION_ID_LEN, SessionId};

@@ -29,7 +29,7 @@ pub const MAX_HISTORY_ROWS: usize = 2000;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The schema this build creates and understands (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: sessions, messages, quarantine.
@@ -61,6 +61,8 @@ const MIGRATIONS: &[&str] = &[
     crate::policy_state::MIGRATION_2,
     // 2 -> 3: pairing codes, allowlist additions, pairing failures and lockouts (SPEC P1, P2).
     crate::channel_state::MIGRATION_3,
+    // 3 -> 4: peer identity pins (SPEC O2), see `peer_state`.
+    crate::peer_state::MIGRATION_4,
 ];
 
 /// Facts about one session.

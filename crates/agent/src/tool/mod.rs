@@ -12,6 +12,7 @@ use crate::Capabilities;
 
 mod clock;
 mod files;
+mod peer;
 mod registry;
 mod shell;
 mod spawn;
@@ -19,6 +20,7 @@ mod web;
 
 pub use clock::{Clock, ClockTool, SystemClock};
 pub use files::{FileOp, FileTool};
+pub use peer::{PeerMessenger, PeerSendTool};
 pub use registry::{
     MAX_TOOL_CALLS_PER_RESPONSE, MAX_TOOL_OUTPUT_BYTES, TOOL_CALL_TIMEOUT, ToolCallRecord,
     ToolInvocation, ToolRegistry, ToolStatus,

@@ -68,6 +68,8 @@ pub(crate) fn run(home: &Home, args: &InitArgs, from_stdin: bool) -> Result<Exit
     vault.save().map_err(vault_error)?;
     // The audit trail's checkpoint signing key lives in the vault; its public half is exported.
     let audit_public = crate::secrets::audit_key_in(&mut vault)?.public_key();
+    // The node's identity on the peer network ([network]); peers pin its public half.
+    let peer_public = crate::peers::identity_in(&mut vault)?.public();
     let pub_path = home.dir.join("audit.pub");
     rampart_durable::write_atomic(&pub_path, format!("{audit_public}\n").as_bytes(), 0o644)
         .context("writing audit.pub")?;
@@ -99,6 +101,7 @@ pub(crate) fn run(home: &Home, args: &InitArgs, from_stdin: bool) -> Result<Exit
         pub_path.display(),
         pub_path.display()
     );
+    println!("  peer key    {peer_public} (this node's identity for [network] peers)");
     println!();
     println!("API key (shown once; clients send it as \"Authorization: Bearer KEY\"):");
     println!("  {key}");

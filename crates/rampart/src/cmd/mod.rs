@@ -9,6 +9,7 @@ mod keygen;
 mod logs;
 mod metrics;
 mod pair;
+mod peers;
 #[cfg(feature = "plugins")]
 pub(crate) mod plugins;
 mod scan;
@@ -39,6 +40,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Scan(ref args) => scan::run(args),
         Command::Metrics { ref filter } => metrics::run(&home()?, filter.as_deref(), stdin),
         Command::Pair { ref channel } => pair::run(&home()?, channel, stdin),
+        Command::Peers(crate::cli::PeersCommand::List { json }) => {
+            peers::run(&home()?, json, stdin)
+        }
         Command::Logs { ref level } => logs::run(&home()?, level.as_deref()),
     }
 }
