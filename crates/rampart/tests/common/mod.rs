@@ -119,7 +119,16 @@ pub fn make_home(llm_base: &str, extra_config: &str) -> TestHome {
 
 /// Starts `rampart start` and waits for its `listening on http://ADDR` line.
 pub fn start(home: &Path) -> Gateway {
-    let mut child = rampart(home)
+    start_with_env(home, &[])
+}
+
+/// [`start`] with extra environment variables for the gateway process.
+pub fn start_with_env(home: &Path, env: &[(&str, &str)]) -> Gateway {
+    let mut cmd = rampart(home);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .arg("start")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
