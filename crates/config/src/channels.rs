@@ -33,7 +33,7 @@ pub enum AllowlistMode {
     /// Only `allowed_users` and users who paired (the default).
     #[default]
     Closed,
-    /// Everyone on the channel (opt-in; `rampart doctor` should warn about it).
+    /// Everyone on the channel (opt-in).
     Open,
 }
 
