@@ -534,7 +534,7 @@ impl PeerNode {
             }
             Err((node, reason)) => {
                 self.refused(node.as_ref(), addr, Direction::In, reason)
-                    .await
+                    .await;
             }
         }
     }
