@@ -1,6 +1,7 @@
 //! Peer link benchmarks on loopback: the cost of a handshake (TCP connect, the three Noise
 //! messages, registering the link), and messages per second over one link — one request and
-//! its reply at a time, and 64 in flight.
+//! its reply at a time, and `MAX_INFLIGHT_PER_LINK` (8) in flight, the most a receiver runs at
+//! once from one link (more are refused `busy` by design).
 //!
 //! Run: `cargo bench -p rampart-peer --bench peer_link`
 
@@ -27,6 +28,8 @@ impl InboundHandler for Echo {
         Ok(r.text)
     }
 }
+
+const INFLIGHT: usize = rampart_peer::config::MAX_INFLIGHT_PER_LINK;
 
 const SECRET: &[u8] = b"benchmark shared secret, thirty-two bytes or more";
 
@@ -69,12 +72,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("request_reply_256B", |bench| {
         bench.iter(|| rt.block_on(a.send(&from, &to, &text)).unwrap());
     });
-    g.throughput(Throughput::Elements(64));
-    g.bench_function("request_reply_256B_64_in_flight", |bench| {
+    g.throughput(Throughput::Elements(INFLIGHT as u64));
+    g.bench_function("request_reply_256B_8_in_flight", |bench| {
         bench.iter(|| {
             rt.block_on(async {
                 let mut set = tokio::task::JoinSet::new();
-                for _ in 0..64 {
+                for _ in 0..INFLIGHT {
                     let (a, from, to, text) = (a.clone(), from.clone(), to.clone(), text.clone());
                     set.spawn(async move { a.send(&from, &to, &text).await });
                 }
