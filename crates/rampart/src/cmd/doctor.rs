@@ -142,7 +142,9 @@ pub(crate) fn run(home: &Home) -> Result<ExitCode, CliError> {
              shell_exec call is refused"
         ),
         _ => {
-            println!("ok    [security.docker] is off: shell_exec runs in the process sandbox above")
+            println!(
+                "ok    [security.docker] is off: shell_exec runs in the process sandbox above"
+            );
         }
     }
     for (lvl, text) in findings(&config) {
