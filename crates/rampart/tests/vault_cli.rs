@@ -165,7 +165,12 @@ fn set_list_rm_and_no_plaintext_on_disk() {
     let names = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
         names.lines().collect::<Vec<_>>(),
-        ["api_key", "audit_signing_key", "openai_api_key"]
+        [
+            "api_key",
+            "audit_signing_key",
+            "openai_api_key",
+            "peer_identity_key"
+        ]
     );
     assert!(!names.contains(secret));
 
