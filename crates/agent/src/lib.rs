@@ -85,8 +85,8 @@ pub use provider::{ProviderError, ProviderKind, ProviderSpec, Usage};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use tool::{
     FileOp, FileTool, PeerMessenger, PeerSendTool, ShellBackend, ShellOptions, ShellTool,
-    SpawnTool, Tool, ToolCallRecord,
-    ToolContext, ToolError, ToolOutput, ToolRegistry, ToolRisk, ToolStatus, WebFetchTool,
+    SpawnTool, Tool, ToolCallRecord, ToolContext, ToolError, ToolOutput, ToolRegistry, ToolRisk,
+    ToolStatus, WebFetchTool,
 };
 pub use turn::{
     DEFAULT_MAX_TURNS, MAX_CONTEXT_MESSAGES, MAX_USER_MESSAGE_BYTES, StopReason, TurnEvent,
