@@ -2,6 +2,7 @@
 
 mod agents;
 mod audit;
+mod client;
 mod demo;
 mod doctor;
 mod init;

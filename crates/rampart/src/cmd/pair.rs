@@ -7,13 +7,11 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use secrecy::ExposeSecret;
+use reqwest::Method;
 
-use crate::boot;
+use super::client::GatewayClient;
 use crate::exit::CliError;
 use crate::home::Home;
-use crate::secrets::Secrets;
 
 pub(crate) fn run(
     home: &Home,
@@ -25,32 +23,9 @@ pub(crate) fn run(
             "{channel:?} is not a channel name (e.g. telegram)"
         )));
     }
-    let config = boot::load_config(home)?;
-    let key = Secrets::unlock(home, &config, passphrase_stdin)?
-        .api_key(&config)?
-        .ok_or_else(|| CliError::usage(anyhow::anyhow!("no api_key is configured")))?;
-    let mut addr = config.api_listen;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    let url = format!("http://{addr}/api/channels/{channel}/pairing-codes");
-    let body: serde_json::Value = super::tokio_runtime()?.block_on(async move {
-        let resp = reqwest::Client::new()
-            .post(&url)
-            .bearer_auth(key.expose_secret())
-            .send()
-            .await
-            .with_context(|| format!("is the gateway running? cannot reach {url}"))?;
-        let status = resp.status();
-        let body: serde_json::Value = resp.json().await.context("reading the gateway's answer")?;
-        if !status.is_success() {
-            let msg = body["error"]["message"]
-                .as_str()
-                .unwrap_or("request failed");
-            return Err(CliError::runtime(anyhow::anyhow!("{status}: {msg}")));
-        }
-        Ok(body)
-    })?;
+    let client = GatewayClient::new(home, passphrase_stdin)?;
+    let path = format!("/api/channels/{channel}/pairing-codes");
+    let body = client.send_json(client.request(Method::POST, &path))?;
     let code = body["code"].as_str().unwrap_or("?");
     let secs = body["expires_at"].as_i64().unwrap_or(0)
         - i64::try_from(

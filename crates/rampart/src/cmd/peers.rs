@@ -4,40 +4,15 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use secrecy::ExposeSecret;
+use reqwest::Method;
 
-use crate::boot;
+use super::client::GatewayClient;
 use crate::exit::CliError;
 use crate::home::Home;
-use crate::secrets::Secrets;
 
 pub(crate) fn run(home: &Home, json: bool, passphrase_stdin: bool) -> Result<ExitCode, CliError> {
-    let config = boot::load_config(home)?;
-    let key = Secrets::unlock(home, &config, passphrase_stdin)?
-        .api_key(&config)?
-        .ok_or_else(|| CliError::usage(anyhow::anyhow!("no api_key is configured")))?;
-    let mut addr = config.api_listen;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    let url = format!("http://{addr}/api/peers");
-    let body: serde_json::Value = super::tokio_runtime()?.block_on(async move {
-        let resp = reqwest::Client::new()
-            .get(&url)
-            .bearer_auth(key.expose_secret())
-            .send()
-            .await
-            .with_context(|| format!("is the gateway running? cannot reach {url}"))?;
-        let status = resp.status();
-        let text = resp.text().await.context("reading the gateway's answer")?;
-        if !status.is_success() {
-            return Err(CliError::runtime(anyhow::anyhow!("{status}: {text}")));
-        }
-        serde_json::from_str(&text)
-            .context("the gateway's answer is not JSON")
-            .map_err(CliError::runtime)
-    })?;
+    let client = GatewayClient::new(home, passphrase_stdin)?;
+    let body = client.send_json(client.request(Method::GET, "/api/peers"))?;
     if json {
         println!("{body}");
         return Ok(ExitCode::SUCCESS);
