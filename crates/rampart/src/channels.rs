@@ -100,7 +100,11 @@ pub(crate) fn prepare(
                 "[channels.telegram] default_agent does not exist: messages will get an error reply"
             );
         }
-        let inbound = Inbound::new("telegram", tg.access.clone(), deps);
+        let inbound = Inbound::new(
+            "telegram",
+            with_bindings(config, "telegram", &tg.access),
+            deps,
+        );
         set.runners.push((Arc::new(channel), Arc::new(inbound)));
         names.push("telegram");
     }
@@ -108,4 +112,26 @@ pub(crate) fn prepare(
         state.pairing = Some(Arc::new(PairingDesk::new(pairing, names)));
     }
     Ok(set)
+}
+
+/// `access` with every enabled `[[users]]` entry's id on `channel` (its `channel_bindings`)
+/// added to `allowed_users`: a person the owner has named in the config is on the allowlist of
+/// every channel they are bound to. A disabled user's binding adds nothing.
+fn with_bindings(
+    config: &Config,
+    channel: &str,
+    access: &rampart_config::ChannelAccess,
+) -> rampart_config::ChannelAccess {
+    let mut access = access.clone();
+    for id in config
+        .users
+        .iter()
+        .filter(|u| u.enabled)
+        .filter_map(|u| u.channel_bindings.get(channel))
+    {
+        if !access.allowed_users.contains(id) {
+            access.allowed_users.push(id.clone());
+        }
+    }
+    access
 }

@@ -320,3 +320,33 @@ fn enabled_without_a_token_refuses_to_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bot token"), "{err}");
 }
+
+#[tokio::test]
+async fn a_users_channel_binding_allowlists_them_only_while_enabled() {
+    let llm = FakeLlm::start(vec![FakeReply::text("hello, alice")]).await;
+    let tg = FakeTelegram::start(TOKEN).await;
+    let users = "[[users]]\nname = \"alice\"\nrole = \"user\"\n\
+                 channel_bindings = { telegram = \"6006\" }\n\n\
+                 [[users]]\nname = \"bob\"\nrole = \"user\"\nenabled = false\n\
+                 channel_bindings = { telegram = \"7007\" }\n";
+    let home = make_home(
+        &llm.base_url(),
+        &format!("{}\n{users}", channel_config(&tg, "")),
+    );
+    let gw = start_with_token(&home);
+
+    // Bob is bound but disabled: dropped like a stranger, and no model call.
+    tg.dm(&TgUser::new(7007, "Bob"), "hi, it's bob");
+    assert!(tg.wait_drained(WAIT).await);
+    // Alice is bound and enabled: on the allowlist without pairing.
+    tg.dm(&TgUser::new(6006, "Alice"), "hi, it's alice");
+    assert!(tg.wait_until(WAIT, |t| t.sent_to(6006).len() == 1).await);
+    assert_eq!(tg.sent_to(6006), vec!["hello, alice".to_owned()]);
+    assert!(tg.sent_to(7007).is_empty(), "{:?}", tg.sent());
+    assert_eq!(llm.requests().len(), 1);
+
+    let dropped = audit(&gw, &home, "message_dropped").await;
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0]["detail"]["user_id"], "7007", "{dropped:?}");
+    gw.stop();
+}
