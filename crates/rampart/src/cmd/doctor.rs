@@ -92,6 +92,51 @@ pub(crate) fn findings(config: &Config) -> Vec<(&'static str, String)> {
         "[security] prompt_injection_scan = false".to_owned(),
         "inbound messages are scanned for injections",
     );
+    check(
+        config.plugins.enabled && !config.plugins.require_signed,
+        "[plugins] require_signed = false: unsigned plugins load".to_owned(),
+        "plugins must be signed by a trusted publisher",
+    );
+    // The optional layers: findings only when they are configured.
+    if let Some(net) = &config.network {
+        if net.shared_secret.is_literal() {
+            out.push((
+                "warn",
+                "[network] shared_secret is a literal in config.toml; store it in the vault \
+                 (shared_secret = \"vault:peer_secret\")"
+                    .to_owned(),
+            ));
+        }
+        if !net.listen_addr.ip().is_loopback() {
+            out.push((
+                "warn",
+                format!(
+                    "[network] listen_addr = {} accepts peer handshakes from other machines",
+                    net.listen_addr
+                ),
+            ));
+        }
+    }
+    if let Some(tg) = config.channels.telegram.as_ref().filter(|t| t.enabled) {
+        if tg
+            .bot_token
+            .as_ref()
+            .is_some_and(rampart_config::SecretRef::is_literal)
+        {
+            out.push((
+                "warn",
+                "[channels.telegram] bot_token is a literal in config.toml; use the vault"
+                    .to_owned(),
+            ));
+        }
+        if tg.access.allowlist == rampart_config::AllowlistMode::Open {
+            out.push((
+                "warn",
+                "[channels.telegram] allowlist = \"open\": anyone who finds the bot talks to the agent"
+                    .to_owned(),
+            ));
+        }
+    }
     out
 }
 
@@ -171,6 +216,31 @@ mod tests {
             .map(|(_, t)| t)
             .collect();
         for needle in ["api_key is a literal", "0.0.0.0", "[audit]", "allow_shell"] {
+            assert!(
+                warns.iter().any(|w| w.contains(needle)),
+                "{needle}: {warns:?}"
+            );
+        }
+        let c = Config::from_toml_str(
+            "api_key = \"vault:api_key\"\n[plugins]\nrequire_signed = false\n\
+             [network]\nnode_name = \"home\"\nlisten_addr = \"0.0.0.0:4201\"\n\
+             shared_secret = \"a-literal-secret-of-at-least-32-bytes!!\"\n\
+             [channels.telegram]\nenabled = true\nbot_token = \"1:literal\"\nallowlist = \"open\"\n",
+            "config.toml",
+        )
+        .unwrap();
+        let warns: Vec<String> = findings(&c)
+            .into_iter()
+            .filter(|(l, _)| *l == "warn")
+            .map(|(_, t)| t)
+            .collect();
+        for needle in [
+            "require_signed",
+            "shared_secret is a literal",
+            "0.0.0.0:4201",
+            "bot_token is a literal",
+            "allowlist = \"open\"",
+        ] {
             assert!(
                 warns.iter().any(|w| w.contains(needle)),
                 "{needle}: {warns:?}"
