@@ -500,14 +500,19 @@ impl PeerNode {
                 continue;
             };
             let node = Arc::clone(&self);
-            tokio::spawn(async move {
-                let _slot = slot;
-                node.handle_incoming(stream, addr).await;
-            });
+            tokio::spawn(node.handle_incoming(stream, addr, slot));
         }
     }
 
-    async fn handle_incoming(self: Arc<Self>, stream: TcpStream, addr: SocketAddr) {
+    /// Answers one incoming handshake. `slot` counts it among the handshakes in flight (overall
+    /// and for its IP) until the handshake ends either way; an established link is then bounded
+    /// by the link limits instead, so long-lived links never use up the handshake slots.
+    async fn handle_incoming(
+        self: Arc<Self>,
+        stream: TcpStream,
+        addr: SocketAddr,
+        slot: (tokio::sync::OwnedSemaphorePermit, IpSlot),
+    ) {
         let _ = stream.set_nodelay(true);
         let (read, mut write) = stream.into_split();
         let mut reader = FrameReader::new(read, MAX_HANDSHAKE_FRAME_BYTES);
@@ -523,7 +528,9 @@ impl PeerNode {
             ),
         )
         .await;
-        match flatten(hs) {
+        let hs = flatten(hs);
+        drop(slot);
+        match hs {
             Ok(est) => {
                 if let Some(done) = self
                     .register(est, addr, None, Direction::In, reader, write)

@@ -406,3 +406,48 @@ async fn a_configured_peer_is_dialed_and_redialed_after_it_restarts() {
         .unwrap();
     assert!(reply.contains("back"));
 }
+
+/// Regression: an established incoming link used to keep its handshake slot for its whole life,
+/// so a few long-lived links (or one NAT's worth of honest nodes) locked every later node out.
+#[tokio::test]
+async fn established_links_free_their_handshake_slots() {
+    let mut cfg = config("hub");
+    cfg.limits.max_pending_per_ip = 1;
+    cfg.limits.max_pending_handshakes = 2;
+    let hub = node_with(cfg, SECRET, None, Arc::new(MemoryPins::default())).await;
+    // Three nodes from the same address, one after another: each handshake ends before the
+    // next begins, so each gets the one per-IP slot in turn.
+    let mut spokes = Vec::new();
+    for name in ["s1", "s2", "s3"] {
+        let s = node(name, SECRET).await;
+        assert_eq!(
+            s.node
+                .connect(&hub.addr.to_string())
+                .await
+                .unwrap()
+                .as_str(),
+            "hub"
+        );
+        spokes.push(s);
+        // The dialer is done after its last handshake message; wait (bounded) until the hub has
+        // registered the link too, which happens after it gives the slot back.
+        let want = spokes.len();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while hub.node.peers().iter().filter(|p| p.connected).count() < want {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the hub registers each link");
+    }
+    // All three links are up at once, and each still carries messages.
+    for (i, s) in spokes.iter().enumerate() {
+        let reply = s
+            .node
+            .send(&agent("a"), &"assistant@hub".parse().unwrap(), "ping")
+            .await
+            .unwrap();
+        assert!(reply.contains(&format!("from a@s{}", i + 1)), "{reply}");
+    }
+    assert_eq!(hub.node.peers().iter().filter(|p| p.connected).count(), 3);
+}
