@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rampart_core::AgentName;
-use rampart_policy::{Call, Grant, NETWORK_TOOLS, NetworkGrant, Policy, Verdict};
+use rampart_policy::{Call, Grant, NetworkGrant, Policy, Verdict, reaches_network};
 use rampart_store::{SessionId, ToolCallRequest};
 
 use crate::Capabilities;
@@ -60,7 +60,7 @@ pub fn capabilities_of(grant: &Grant) -> Capabilities {
     let tools = grant
         .tools
         .iter()
-        .filter(|t| !(no_network && NETWORK_TOOLS.contains(&t.as_str())))
+        .filter(|t| !(no_network && reaches_network(t)))
         .cloned()
         .collect();
     let network = match &grant.network {

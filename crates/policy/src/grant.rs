@@ -13,6 +13,21 @@ pub const MAX_SPAWN_DEPTH: u32 = 3;
 /// Tools that reach the network and so need a network grant.
 pub const NETWORK_TOOLS: &[&str] = &["web_fetch", "peer_send"];
 
+/// What separates a plugin's name from its tool's in a registered tool name (`PLUGIN__TOOL`,
+/// as `rampart-plugins` names them; built-in tool names never contain it).
+pub const PLUGIN_TOOL_SEPARATOR: &str = "__";
+
+/// Whether `tool` may reach the network: the built-in [`NETWORK_TOOLS`], and every plugin tool.
+///
+/// # Security
+/// A plugin tool can fetch through its granted `http_fetch`, with a host-injected secret; the
+/// policy cannot tell from the name which plugin tools do, so an agent left without any network
+/// loses them all (fail closed) rather than keeping a way out.
+#[must_use]
+pub fn reaches_network(tool: &str) -> bool {
+    NETWORK_TOOLS.contains(&tool) || tool.contains(PLUGIN_TOOL_SEPARATOR)
+}
+
 /// Which hosts an agent may reach.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetworkGrant {
@@ -136,7 +151,7 @@ pub fn derive_child(parent: &Grant, requested: &Grant) -> Result<Grant, SpawnRef
         .cloned()
         .collect();
     if network.is_none() {
-        tools.retain(|t| !NETWORK_TOOLS.contains(&t.as_str()));
+        tools.retain(|t| !reaches_network(t));
     }
     Ok(Grant {
         tools,

@@ -72,7 +72,10 @@ pub use engine::{
     PolicyConfig, SHELL_TOOLS, Verdict,
 };
 pub use error::PolicyError;
-pub use grant::{Grant, MAX_SPAWN_DEPTH, NETWORK_TOOLS, NetworkGrant, SpawnRefusal, derive_child};
+pub use grant::{
+    Grant, MAX_SPAWN_DEPTH, NETWORK_TOOLS, NetworkGrant, PLUGIN_TOOL_SEPARATOR, SpawnRefusal,
+    derive_child, reaches_network,
+};
 pub use loop_guard::{LOOP_WINDOW, LoopGuardConfig, LoopVerdict, SessionLoop};
 pub use rampart_store::{ApprovalRow, ApprovalStatus};
 pub use taint::{MAX_SEEN_HOSTS, MAX_TAINT_SOURCES, SessionTaint, url_host};

@@ -286,3 +286,22 @@ fn tool_call_budget_per_session() {
 fn tempfile_dir() -> std::path::PathBuf {
     tempfile::tempdir().expect("temp dir").keep()
 }
+
+#[test]
+fn a_child_without_network_keeps_no_plugin_tool_that_could_fetch() {
+    // The parent may reach one host and holds a plugin tool (which may use `http_fetch`).
+    let mut parent = grant(&["agent_spawn", "file_read", "weather__forecast"], 0, 0);
+    parent.network = NetworkGrant::Hosts(["api.example".to_owned()].into());
+    // The child asks for the plugin tool but for another host: the intersection is no network.
+    let mut asks = grant(&["file_read", "weather__forecast", "web_fetch"], 0, 0);
+    asks.network = NetworkGrant::Hosts(["evil.example".to_owned()].into());
+    let child = rampart_policy::derive_child(&parent, &asks).unwrap();
+    assert!(child.network.is_none());
+    assert!(child.tools.contains("file_read"));
+    assert!(!child.tools.contains("weather__forecast"), "{child:?}");
+    assert!(!child.tools.contains("web_fetch"), "{child:?}");
+    // With a host in common the plugin tool stays.
+    asks.network = NetworkGrant::Hosts(["api.example".to_owned()].into());
+    let child = rampart_policy::derive_child(&parent, &asks).unwrap();
+    assert!(child.tools.contains("weather__forecast"), "{child:?}");
+}
