@@ -136,6 +136,24 @@ x_frame_options = "DENY"
 x_content_type_options = "nosniff"
 strict_transport_security = "max-age=31536000; includeSubDomains"
 referrer_policy = "strict-origin-when-cross-origin"
+
+# Chat channels (docs/channels.md). Closed by default: only allowed_users, people whose
+# [[users]] channel_bindings name them, and people who paired (`rampart pair telegram`) get answers.
+# [channels.telegram]
+# enabled = true
+# bot_token = "vault:telegram_bot_token"
+# api_base_url = "https://api.telegram.org"
+# allowlist = "closed"
+# allowed_users = []
+# rate_limit_per_user = 10
+# default_agent = "assistant"
+
+# Peer network (docs/peer-protocol.md): off unless shared_secret (at least 32 bytes) is set.
+# [network]
+# node_name = "home"
+# listen_addr = "127.0.0.1:4201"
+# shared_secret = "vault:peer_secret"
+# peers = []
 "#
     )
 }
@@ -158,6 +176,31 @@ fn toml_string(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::Config;
+
+    /// The commented-out channel and network examples are real config: uncommented, they parse.
+    #[test]
+    fn the_commented_channel_and_network_examples_parse() {
+        let text = default_config_toml(&TemplateOptions {
+            provider: ProviderKind::Scripted,
+            base_url: None,
+        });
+        let mut out = String::new();
+        let mut on = false;
+        for line in text.lines() {
+            if line == "# [channels.telegram]" || line == "# [network]" {
+                on = true;
+            } else if line.is_empty() {
+                on = false;
+            }
+            out.push_str(if on { &line[2..] } else { line });
+            out.push('\n');
+        }
+        let c = Config::from_toml_str(&out, "config.toml").unwrap();
+        let tg = c.channels.telegram.as_ref().unwrap();
+        assert!(tg.enabled);
+        assert_eq!(tg.access.allowlist, crate::AllowlistMode::Closed);
+        assert_eq!(c.network.as_ref().unwrap().node_name, "home");
+    }
 
     #[test]
     fn template_parses_to_the_defaults() {
