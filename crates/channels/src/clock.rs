@@ -2,29 +2,14 @@
 //! lockouts) and pin the codes.
 
 use std::fmt::Debug;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::ChannelError;
 
-/// Wall-clock time in seconds since the Unix epoch.
-pub trait Clock: Send + Sync + Debug {
-    /// Now.
-    fn now(&self) -> i64;
-}
-
-/// The system's wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-    }
-}
+/// The policy layer's clock: one notion of "now" (whole seconds since the Unix epoch) for approvals,
+/// budgets, pairing codes and lockouts alike.
+pub use rampart_policy::{Clock, SystemClock};
 
 /// Where random numbers come from.
 pub trait Random: Send + Sync + Debug {
