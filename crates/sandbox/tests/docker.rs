@@ -13,6 +13,17 @@ use rampart_sandbox::exec::{
     docker_client, docker_run_argv,
 };
 
+/// Held by every test here for its whole run. Each test writes a stand-in program and then runs
+/// it; were another test's thread forking meanwhile, its child would briefly hold the script's
+/// write descriptor and the exec would fail with "Text file busy" (ETXTBSY).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn opts() -> DockerOptions {
     DockerOptions {
         image: "python:3.12-slim".into(),
@@ -61,6 +72,7 @@ fn req(ws: &Path, program: &str, args: &[&str], network: bool) -> ExecRequest {
 
 #[test]
 fn no_engine_means_no_runner_and_a_reason() {
+    let _serial = serial();
     let err = DockerRunner::detect(None, opts(), DOCKER_PROBE_TIMEOUT).unwrap_err();
     assert!(err.contains("no docker client"), "{err}");
     let err =
@@ -88,6 +100,7 @@ fn no_engine_means_no_runner_and_a_reason() {
 
 #[test]
 fn the_run_executes_exactly_the_confined_argv() {
+    let _serial = serial();
     let bin = tempfile::tempdir().unwrap();
     let ws = tempfile::tempdir().unwrap();
     let runner =
@@ -146,6 +159,7 @@ fn the_run_executes_exactly_the_confined_argv() {
 
 #[test]
 fn a_container_that_runs_too_long_is_killed_by_name() {
+    let _serial = serial();
     let bin = tempfile::tempdir().unwrap();
     let ws = tempfile::tempdir().unwrap();
     let runner =
