@@ -84,7 +84,7 @@ pub use keys::{
 pub use layers::MAX_BODY_BYTES;
 pub use metrics::Metrics;
 pub use observer::AuditObserver;
-pub use reload::{ReloadReport, ReloadSource};
+pub use reload::{ReloadHook, ReloadReport, ReloadSource};
 pub use reply_guard::MAX_REPLY_SCAN_BYTES;
 pub use routes::chat::CHAT_CSP;
 pub use routes::ws::{MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, MAX_WS_TEXT_BYTES};

@@ -18,11 +18,26 @@ use rampart_config::Config;
 
 use crate::{ApiError, AppState};
 
+/// A part outside the gateway crate that applies its own settings from a reloaded
+/// configuration (the chat channels, for one). It is called with the new configuration after it
+/// loaded and the gateway's own parts were applied, and returns what it changed, in words, for
+/// the summary and the `config_change` event (never a secret). It runs inside the tokio runtime,
+/// so it may spawn and abort tasks.
+pub type ReloadHook = Box<dyn Fn(&Config) -> String + Send + Sync>;
+
 /// Where the configuration is re-read from. One reload runs at a time.
-#[derive(Debug)]
 pub struct ReloadSource {
     path: PathBuf,
     running: tokio::sync::Mutex<()>,
+    hooks: std::sync::Mutex<Vec<ReloadHook>>,
+}
+
+impl std::fmt::Debug for ReloadSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReloadSource")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReloadSource {
@@ -32,7 +47,26 @@ impl ReloadSource {
         Self {
             path,
             running: tokio::sync::Mutex::new(()),
+            hooks: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Adds `hook`, called on every successful reload, after the ones added before it.
+    pub fn add_hook(&self, hook: ReloadHook) {
+        self.hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(hook);
+    }
+
+    fn run_hooks(&self, config: &Config) -> Vec<String> {
+        self.hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|hook| hook(config))
+            .filter(|said| !said.is_empty())
+            .collect()
     }
 }
 
@@ -88,6 +122,10 @@ pub async fn reload(
             swap.closed.len(),
             swap.closed.join(", ")
         ));
+    }
+    for said in from.run_hooks(&config) {
+        summary.push_str("; ");
+        summary.push_str(&said);
     }
     summary.push_str("; other settings apply at the next start");
     tracing::info!(source, summary = %summary, "configuration reloaded");
