@@ -52,16 +52,23 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Ok(n) = std::env::var("EDGE_LOAD_SERVER_THREADS") {
+        rt.worker_threads(n.parse().unwrap());
+    }
+    let rt = rt.enable_all().build().unwrap();
     if std::env::var_os("EDGE_LOAD_INPROC").is_some() {
         // Profiling aid: the same two stacks called in-process (no sockets), per request.
         rt.block_on(in_process());
         return;
     }
     let (full, bare, _home) = rt.block_on(servers());
+    if let Ok(only) = std::env::var("EDGE_LOAD_ONLY") {
+        // Profiling aid: load one side for one round, so a profiler sees it alone.
+        let n = load(if only == "full" { full } else { bare }, "/api/agents");
+        println!("edge_load: {only} only, {n:.0} requests in one round");
+        return;
+    }
     // Interleaved rounds (full, bare, bare, full, …) so that a change in the machine's load
     // during the run weighs on both sides alike.
     let (mut full_n, mut bare_n) = (0.0, 0.0);
@@ -103,21 +110,26 @@ async fn in_process() {
     use tower::ServiceExt as _;
     const N: u32 = 200_000;
     let home = tempfile::tempdir().unwrap();
-    let full = rampart_gateway::app(state(&home));
-    let bare = bare_app();
-    // The third-party layers alone, for attribution.
-    let tower_only = bare_app().layer(
-        tower::ServiceBuilder::new()
-            .layer(tower_http::catch_panic::CatchPanicLayer::new())
-            .layer(tower_http::trace::TraceLayer::new_for_http()),
-    );
-    let nested = Router::new().fallback_service(bare_app());
+    let state = state(&home);
+    let runtime = state.runtime.clone();
+    let full = rampart_gateway::app(state);
+    let bare = bare_app(&runtime);
+    let nested = Router::new().fallback_service(bare_app(&runtime));
+    type Stack = tower::util::BoxCloneService<
+        http::Request<axum::body::Body>,
+        axum::response::Response,
+        std::convert::Infallible,
+    >;
     for (name, app) in [
-        ("full", full),
-        ("bare", bare),
-        ("bare+catch_panic+trace", tower_only),
-        ("bare nested in a fallback router", nested),
+        ("full", Stack::new(full)),
+        ("bare", Stack::new(bare)),
+        ("bare nested in a fallback router", Stack::new(nested)),
     ] {
+        // `EDGE_LOAD_INPROC=full` (or another stack's name) times that stack alone.
+        let only = std::env::var("EDGE_LOAD_INPROC").unwrap_or_default();
+        if only != "1" && only != name {
+            continue;
+        }
         let started = Instant::now();
         for _ in 0..N {
             let mut req = http::Request::get("/api/agents")
@@ -139,16 +151,63 @@ async fn in_process() {
     }
 }
 
-fn bare_app() -> Router {
-    Router::new().route(
-        "/api/agents",
-        get(|| async { axum::Json(serde_json::json!({ "agents": [] })) }),
-    )
+/// The bare route: `GET /api/agents` on a plain axum router, no layers, answering with the
+/// same handler body as the gateway's route (the same runtime's agents, as the same JSON), so
+/// the difference between the two servers is the layer stack alone. `EDGE_LOAD_BARE_STATIC=1`
+/// answers a constant `{"agents":[]}` instead, for comparison with earlier runs.
+fn bare_app(runtime: &Arc<Runtime>) -> Router {
+    let app = if std::env::var_os("EDGE_LOAD_BARE_STATIC").is_some() {
+        Router::new().route(
+            "/api/agents",
+            get(|| async { axum::Json(serde_json::json!({ "agents": [] })) }),
+        )
+    } else {
+        let runtime = runtime.clone();
+        Router::new().route(
+            "/api/agents",
+            get(move || async move {
+                let agents: Vec<serde_json::Value> = runtime
+                    .agents()
+                    .iter()
+                    .map(|m| serde_json::json!({ "name": m.name, "model": m.model, "tools": m.capabilities.tools }))
+                    .collect();
+                axum::Json(serde_json::json!({ "agents": agents }))
+            }),
+        )
+    };
+    if std::env::var_os("EDGE_LOAD_BARE_HEADERS").is_none() {
+        return app;
+    }
+    // Attribution: the bare route with the gateway's default security headers, so the cost of
+    // the bigger response (encoding, copying, the client's parsing) shows apart from the layers.
+    let h = SecurityHeaders::default();
+    app.layer(tower::util::MapResponseLayer::new(
+        move |mut resp: axum::response::Response| {
+            let headers = resp.headers_mut();
+            headers.insert(http::header::CONTENT_SECURITY_POLICY, h.csp.clone());
+            headers.insert(http::header::X_FRAME_OPTIONS, h.x_frame_options.clone());
+            headers.insert(
+                http::header::X_CONTENT_TYPE_OPTIONS,
+                h.x_content_type_options.clone(),
+            );
+            headers.insert(
+                http::header::STRICT_TRANSPORT_SECURITY,
+                h.strict_transport_security.clone(),
+            );
+            headers.insert(http::header::REFERRER_POLICY, h.referrer_policy.clone());
+            headers.insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            resp
+        },
+    ))
 }
 
 async fn servers() -> (SocketAddr, SocketAddr, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
     let state = state(&home);
+    let runtime = state.runtime.clone();
     let full = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let full_addr = full.local_addr().unwrap();
     tokio::spawn(rampart_gateway::serve_with(
@@ -159,13 +218,14 @@ async fn servers() -> (SocketAddr, SocketAddr, tempfile::TempDir) {
     ));
     let bare = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bare_addr = bare.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(bare, bare_app()).await });
+    let app = bare_app(&runtime);
+    tokio::spawn(async move { axum::serve(bare, app).await });
     if std::env::var_os("EDGE_LOAD_BARE_HYPER").is_some() {
         // Attribution: the bare route behind the gateway's own connection settings.
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         tokio::spawn(async move {
-            let app = bare_app();
+            let app = bare_app(&runtime);
             loop {
                 let (stream, _) = l.accept().await.unwrap();
                 let svc = hyper_util::service::TowerToHyperService::new(app.clone());
@@ -251,26 +311,32 @@ async fn client(addr: SocketAddr, path: String) -> u64 {
 }
 
 /// Reads one response with a Content-Length body.
+///
+/// Parsed on bytes without allocating: the client shares the machine's cores with the server,
+/// and a client whose cost grows with the number of response headers would charge the full
+/// stack (which sends more headers) for the client's own work.
 async fn read_response(s: &mut tokio::net::TcpStream, buf: &mut [u8]) {
     let mut have = 0;
     loop {
         let n = s.read(&mut buf[have..]).await.unwrap();
         assert!(n > 0, "connection closed");
         have += n;
-        let text = String::from_utf8_lossy(&buf[..have]);
-        if let Some(end) = text.find("\r\n\r\n") {
-            assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-            let len: usize = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            if have >= end + 4 + len {
-                return;
-            }
+        let text = std::str::from_utf8(&buf[..have]).unwrap();
+        let Some(end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let head = &text[..end];
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let len = head
+            .split("\r\n")
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().unwrap())
+            })
+            .unwrap_or(0);
+        if have >= end + 4 + len {
+            return;
         }
     }
 }

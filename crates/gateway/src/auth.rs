@@ -1,13 +1,17 @@
 //! Authentication: who is calling (SPEC A1, A4).
 //!
-//! One middleware wraps the whole router. It turns the request's credential into a [`Principal`]
+//! One layer, [`AuthLayer`], wraps every route. It turns the request's credential into a [`Principal`]
 //! or refuses it with 401; [`crate::access`] then decides whether that principal's role may use
 //! the matched route. Handlers never look at credentials.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, header};
 
@@ -91,22 +95,82 @@ fn credential<'a>(req: &'a Request) -> Result<Credential<'a>, ApiError> {
     }
 }
 
-/// The middleware: authenticate, then authorize against the route table.
+/// Authentication and authorization as a layer over every route (inside the router, where the
+/// matched route is known): [`Authenticate`] turns the credential into a [`crate::Principal`] in
+/// the request's extensions, or answers 401/403 itself.
+///
+/// Hand-written rather than `axum::middleware::from_fn`, which boxes the inner service's call and
+/// clones the whole state on every request; this costs one boxed future.
+#[derive(Clone)]
+pub(crate) struct AuthLayer {
+    state: Arc<AppState>,
+}
+
+impl AuthLayer {
+    pub(crate) fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = Authenticate<S>;
+
+    fn layer(&self, inner: S) -> Authenticate<S> {
+        Authenticate {
+            state: Arc::clone(&self.state),
+            inner,
+        }
+    }
+}
+
+/// The service [`AuthLayer`] puts around each route.
+#[derive(Clone)]
+pub(crate) struct Authenticate<S> {
+    state: Arc<AppState>,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Authenticate<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // The service that was polled ready is the one that serves; a clone stays behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = Arc::clone(&self.state);
+        Box::pin(async move {
+            match authorize(&state, req).await {
+                Ok(req) => inner.call(req).await,
+                Err(refused) => Ok(refused),
+            }
+        })
+    }
+}
+
+/// Authenticate, then authorize against the route table: the request with its
+/// [`crate::Principal`], or the refusal.
 ///
 /// Routes not in [`access::ROUTES`] (including unknown paths) need an authenticated caller, so
 /// an anonymous client learns nothing about which routes exist (deny by default).
-pub(crate) async fn authenticate(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let matched = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
-    let rule = access::rule(req.method(), matched.as_deref());
+async fn authorize(state: &AppState, mut req: Request) -> Result<Request, Response> {
+    let rule = access::rule(
+        req.method(),
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     if rule == Access::Public {
-        return next.run(req).await;
+        return Ok(req);
     }
     let peer = req
         .extensions()
@@ -115,18 +179,20 @@ pub(crate) async fn authenticate(
     // Owned before any await: nothing borrowed from the request is held across one.
     let presented = match credential(&req) {
         Err(e) => {
-            auth_failed(
-                &state,
+            // The refusals' audit futures are boxed: they are large, and every request's future
+            // would otherwise carry their size (and the copy of it) on the fast path.
+            Box::pin(auth_failed(
+                state,
                 peer,
                 req.method().to_string(),
                 req.uri().path().to_owned(),
                 e.message(),
-            )
+            ))
             .await;
-            return e.into_response();
+            return Err(e.into_response());
         }
-        Ok(Credential::Header(t)) => Some(t.to_owned()),
-        Ok(Credential::Query(t)) => Some(t),
+        Ok(Credential::Header(t)) => Some(zeroize::Zeroizing::new(t.to_owned())),
+        Ok(Credential::Query(t)) => Some(zeroize::Zeroizing::new(t)),
         Ok(Credential::None) => None,
     };
     let principal = match presented {
@@ -134,37 +200,37 @@ pub(crate) async fn authenticate(
         None => state.auth.local_bypass(peer),
     };
     let Some(principal) = principal else {
-        auth_failed(
-            &state,
+        Box::pin(auth_failed(
+            state,
             peer,
             req.method().to_string(),
             req.uri().path().to_owned(),
             "missing or invalid API key",
-        )
+        ))
         .await;
-        return ApiError::unauthorized("missing or invalid API key").into_response();
+        return Err(ApiError::unauthorized("missing or invalid API key").into_response());
     };
     if let Access::AtLeast(min) = rule
         && principal.role < min
     {
-        let route = format!(
-            "{} {}",
-            req.method(),
-            matched.as_deref().unwrap_or("(unknown)")
+        let matched = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("(unknown)", MatchedPath::as_str);
+        let route = format!("{} {matched}", req.method());
+        Box::pin(state.events.access_denied(
+            principal.actor.clone(),
+            &route,
+            principal.role.as_str(),
+            min.as_str(),
+        ))
+        .await;
+        return Err(
+            ApiError::forbidden(format!("this route needs the {min} role")).into_response(),
         );
-        state
-            .events
-            .access_denied(
-                principal.actor.clone(),
-                &route,
-                principal.role.as_str(),
-                min.as_str(),
-            )
-            .await;
-        return ApiError::forbidden(format!("this route needs the {min} role")).into_response();
     }
     req.extensions_mut().insert(principal);
-    next.run(req).await
+    Ok(req)
 }
 
 /// Records a refused credential. Takes the method and path as owned strings: the request body is

@@ -1,23 +1,15 @@
-//! The gateway's cross-cutting layers, each one concern, composed once in [`crate::app`].
-//!
-//! The per-request edge controls (metrics, reply guard, contract errors, request limits, rate
-//! limit) run inside one middleware, [`edge`], in their onion order: each concern is a plain
-//! function in its own module, and composing them here costs one boxed future, one state clone
-//! and one clone of the inner service per request instead of one of each per control (axum's
-//! `from_fn` boxes and clones everything inside it on every call; `benches/edge_load.rs` measures
-//! the stack). Security headers are a response map outside the panic catcher, so panics get them
-//! too.
+//! The response-shaping parts of the edge that are plain functions: security headers on every
+//! response, the contract shape of every error, and the answer to a panic. [`crate::stack`]
+//! calls them in the onion's order.
 
 use std::any::Any;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, header};
 use rampart_config::SecurityHeaders;
 
-use crate::{ApiError, AppState};
+use crate::ApiError;
 
 /// The largest request body any route accepts.
 ///
@@ -25,26 +17,6 @@ use crate::{ApiError, AppState};
 /// Bodies are buffered to parse JSON; without a cap one client could make the gateway allocate
 /// without bound. 1 MiB is far above any chat message or agent manifest.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// The edge controls for one request, outermost first: count it ([`crate::metrics`]), pass the
-/// reply through the leak guard ([`crate::reply_guard`]), turn any non-JSON error into a contract
-/// error ([`contract_errors`]), refuse oversized URLs, headers and bodies
-/// ([`crate::limits`]), charge the client's rate limit ([`crate::rate_limit`]), then the
-/// router (auth and routes). A refusal by an inner control still passes every outer one.
-pub(crate) async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    state.edge.metrics.request_started();
-    let resp = match crate::limits::check(req) {
-        Err(refused) => refused,
-        Ok(mut req) => match crate::rate_limit::admit(&state, &mut req).await {
-            Err(refused) => refused,
-            Ok(()) => next.run(req).await,
-        },
-    };
-    let resp = contract_errors(resp);
-    let resp = crate::reply_guard::redact_reply(&state, resp).await;
-    state.edge.metrics.response(resp.status());
-    resp
-}
 
 /// Puts `[security.headers]` on every response, errors and panics included (SPEC N4).
 pub(crate) fn security_headers<B>(h: &SecurityHeaders, mut resp: Response<B>) -> Response<B> {
@@ -106,11 +78,7 @@ pub(crate) fn contract_errors(mut resp: Response) -> Response {
 }
 
 /// The response for a panic inside a handler: a contract 500, the gateway keeps serving.
-#[allow(
-    clippy::needless_pass_by_value,
-    reason = "the signature CatchPanicLayer::custom requires"
-)]
-pub(crate) fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
+pub(crate) fn panic_response(err: &(dyn Any + Send)) -> Response<Body> {
     let detail = err
         .downcast_ref::<String>()
         .map(String::as_str)

@@ -5,14 +5,15 @@
 //!
 //! ```text
 //! connection              `server`: connection cap, header-read deadline (slowloris), head buffer
-//!  └ security headers     every response, errors and panics included (SPEC N4)
-//!    └ catch panic        a panicking handler becomes a contract 500; the gateway keeps serving
-//!      └ trace            one span per request (logs pass the RedactingWriter, SPEC L1)
-//!        └ metrics        counts requests, 4xx/5xx, 401, 403 for `/metrics`
-//!          └ reply guard  every response body passes the known-secret leak guard (SPEC L2)
-//!            └ contract errors  any non-JSON error (404, 405, 413, extractor rejections) → {"error":{…}}
-//!              └ limits   URL 414, headers 431, body per route class → 413
-//!                └ rate limit  GCRA per client IP (trusted_proxies) → 429 + Retry-After, audited
+//!  └ trace                one span per request (logs pass the RedactingWriter, SPEC L1)
+//!    └ security headers   every response, errors and panics included (SPEC N4)
+//!      └ metrics          counts requests, 4xx/5xx, 401, 403 for `/metrics`
+//!        └ reply guard    every response body passes the known-secret leak guard (SPEC L2)
+//!          └ contract errors  any non-JSON error (404, 405, 413, extractor rejections) → {"error":{…}}
+//!            └ limits     URL 414, headers 431, body per route class → 413
+//!              └ rate limit  GCRA per client IP (trusted_proxies) → 429 + Retry-After, audited
+//!                └ catch panic  a panicking handler becomes a contract 500 that still passes
+//!                               every control above; the gateway keeps serving
 //!                  └ body limit  MAX_BODY_BYTES for the extractors → 413
 //!                    └ auth  Bearer key (or ?token= on WebSocket upgrades only) → Principal or 401;
 //!                            the route's least role from the one table in `access` → or 403 (audited)
@@ -21,9 +22,10 @@
 //!                                agent loop, whose model and tool calls the `AuditObserver` records
 //! ```
 //!
-//! Security headers are a plain response map; metrics through rate limit run, in this order, inside
-//! one middleware (`layers::edge`) so that the stack boxes one future per request, not one per
-//! control.
+//! Everything from trace to catch panic is one hand-written tower service, [`Gateway`]
+//! (`stack.rs`), calling each control's function in this order, and auth is one hand-written
+//! layer: a request costs one boxed future for the edge and one for auth, not a boxed future and a
+//! clone of the inner service per control (`benches/edge_load.rs` measures the stack).
 //!
 //! Trust assumptions: everything in a request is hostile until a layer has checked it; the
 //! configuration and the agent runtime are trusted. No handler reaches into another crate's
@@ -60,19 +62,18 @@ pub mod reload;
 mod reply_guard;
 mod routes;
 pub mod server;
+mod stack;
 mod state;
 pub mod ws_limits;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware;
 use axum::routing::{delete, get, post};
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 pub use edge::{EdgeState, LeakFilter, WebhookToken, install_leak_reporter};
 pub use error::ApiError;
@@ -89,6 +90,7 @@ pub use reply_guard::MAX_REPLY_SCAN_BYTES;
 pub use routes::chat::CHAT_CSP;
 pub use routes::ws::{MAX_WS_FRAME_BYTES, MAX_WS_MESSAGE_BYTES, MAX_WS_TEXT_BYTES};
 pub use server::ServerLimits;
+pub use stack::{Gateway, GatewayFuture};
 pub use state::{AppState, GatewayInfo};
 
 /// Why the gateway would not start.
@@ -124,8 +126,8 @@ pub fn check_bind(addr: SocketAddr, has_key: bool) -> Result<(), GatewayError> {
 }
 
 /// The application with every layer, ready for `oneshot` tests or [`serve`].
-pub fn app(state: AppState) -> Router {
-    let headers = state.headers.clone();
+pub fn app(state: AppState) -> Gateway {
+    let state = Arc::new(state);
     let routes = Router::new()
         .route("/api/health", get(routes::health::health))
         .route("/api/health/detail", get(routes::health::detail))
@@ -158,26 +160,15 @@ pub fn app(state: AppState) -> Router {
         .route("/chat/app.js", get(routes::chat::script))
         .route("/chat/app.css", get(routes::chat::style))
         .fallback(|| async { ApiError::not_found("no such route") })
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
-        .with_state(state.clone());
-    // The outer router holds the application as its fallback service, so these layers wrap the
-    // whole of it (routing, method matching and all) rather than each route's handlers.
-    // Security headers are a plain response map (no boxing); metrics, reply guard, contract
-    // errors, request limits and the rate limit run in their onion order inside one middleware,
-    // `layers::edge`, which costs one boxed future per request instead of one per control.
-    Router::new().fallback_service(routes).layer(
-        ServiceBuilder::new()
-            .layer(tower::util::MapResponseLayer::new(move |resp| {
-                layers::security_headers(&headers, resp)
-            }))
-            .layer(CatchPanicLayer::custom(layers::panic_response))
-            .layer(TraceLayer::new_for_http())
-            .layer(middleware::from_fn_with_state(state, layers::edge))
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
-    )
+        .layer(
+            ServiceBuilder::new()
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .layer(auth::AuthLayer::new(Arc::clone(&state))),
+        )
+        .with_state(AppState::clone(&state));
+    // Everything outside the router (trace, security headers, metrics, reply guard, contract
+    // errors, limits, rate limit, panics) runs in `stack::Gateway`, in that order.
+    Gateway::new(state, routes)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then drains in-flight requests, with

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -67,7 +66,7 @@ impl ServerLimits {
 /// Accepts connections on `listener` and serves `app` on each until `shutdown` resolves.
 pub(crate) async fn run(
     listener: TcpListener,
-    app: Router,
+    app: crate::Gateway,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
