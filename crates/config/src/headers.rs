@@ -6,7 +6,7 @@ use http::HeaderValue;
 ///
 /// Defaults are strict: a CSP that allows only same-origin scripts, framing denied, MIME sniffing
 /// off, HSTS for a year, and a referrer policy that never sends paths cross-origin.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecurityHeaders {
     /// `Content-Security-Policy`.
     pub csp: HeaderValue,

@@ -267,7 +267,6 @@ fn state(home: &tempfile::TempDir) -> AppState {
             Some(&SecretString::from(KEY.to_owned())),
             true,
         )),
-        headers: Arc::new(SecurityHeaders::default()),
         events: Events::new(None),
         validator: Arc::new(InputValidator::with_detection(true)),
         info: Arc::new(GatewayInfo {

@@ -1,11 +1,14 @@
 //! The edge's shared state: limiters, the proxy and origin lists, WebSocket windows, counters,
 //! the leak guard and the webhook token. One value in [`crate::AppState::edge`].
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+
 use rampart_audit::{Actor, Event, Outcome, Record};
-use rampart_config::{EdgeConfig, TrustedProxy};
+use rampart_config::{EdgeConfig, SecurityHeaders, TrustedProxy};
 use rampart_guard::SharedLeakGuard;
 use ring::digest;
 use secrecy::{ExposeSecret, SecretString};
@@ -50,18 +53,105 @@ impl WebhookToken {
     }
 }
 
-/// Everything the edge layers share.
+/// The edge settings a config reload replaces (SPEC M2): the rate limits, the proxy and origin
+/// lists and the security headers. Readers take the current generation with
+/// [`EdgeState::settings`]; a reload swaps in the next one atomically, so a request sees one
+/// generation throughout.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct EdgeState {
+pub struct EdgeSettings {
     /// `api_rate_limit` / `api_rate_burst`, per client IP.
-    pub limiter: ClientLimiter,
+    pub limiter: Arc<ClientLimiter>,
     /// `[webhook_trigger] rate_limit_per_minute`, per client IP.
-    pub webhook_limiter: ClientLimiter,
+    pub webhook_limiter: Arc<ClientLimiter>,
     /// `trusted_proxies`.
     pub trusted_proxies: Vec<TrustedProxy>,
     /// `ws_allowed_origins` (empty: the gateway's own origin).
     pub ws_allowed_origins: Vec<String>,
+    /// `[security.headers]`, put on every response (SPEC N4).
+    pub headers: SecurityHeaders,
+    /// The quotas the limiters were built with, to keep a limiter's buckets across a reload
+    /// that does not change its quota.
+    api_quota: (NonZeroU32, NonZeroU32),
+    webhook_quota: NonZeroU32,
+}
+
+impl EdgeSettings {
+    /// The settings for `config`, reusing `previous`'s limiters (and so every client's bucket)
+    /// where the quota is unchanged. A changed quota starts a fresh limiter: every client's
+    /// bucket is full again under the new numbers.
+    fn new(config: &EdgeConfig, headers: SecurityHeaders, previous: Option<&Self>) -> Self {
+        let api_quota = (config.api_rate_limit, config.api_rate_burst);
+        let webhook_quota = config.webhook_trigger.rate_limit_per_minute;
+        let limiter = match previous {
+            Some(p) if p.api_quota == api_quota => Arc::clone(&p.limiter),
+            _ => Arc::new(ClientLimiter::new(api_quota.0, api_quota.1)),
+        };
+        let webhook_limiter = match previous {
+            Some(p) if p.webhook_quota == webhook_quota => Arc::clone(&p.webhook_limiter),
+            _ => Arc::new(ClientLimiter::new(webhook_quota, webhook_quota)),
+        };
+        Self {
+            limiter,
+            webhook_limiter,
+            trusted_proxies: config.trusted_proxies.clone(),
+            ws_allowed_origins: config.ws_allowed_origins.clone(),
+            headers,
+            api_quota,
+            webhook_quota,
+        }
+    }
+
+    /// What differs from `before`, in words (numbers and names of settings; no values that
+    /// could be secret — there are none here).
+    fn changes_since(&self, before: &Self) -> Vec<String> {
+        let mut said = Vec::new();
+        if self.api_quota != before.api_quota {
+            said.push(format!(
+                "api_rate_limit {}/min burst {} (was {}/min burst {})",
+                self.api_quota.0, self.api_quota.1, before.api_quota.0, before.api_quota.1
+            ));
+        }
+        if self.webhook_quota != before.webhook_quota {
+            said.push(format!(
+                "webhook_trigger.rate_limit_per_minute {} (was {})",
+                self.webhook_quota, before.webhook_quota
+            ));
+        }
+        if self.trusted_proxies != before.trusted_proxies {
+            said.push(format!(
+                "trusted_proxies: {} entr{}",
+                self.trusted_proxies.len(),
+                if self.trusted_proxies.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                }
+            ));
+        }
+        if self.ws_allowed_origins != before.ws_allowed_origins {
+            said.push(format!(
+                "ws_allowed_origins: {}",
+                if self.ws_allowed_origins.is_empty() {
+                    "the gateway's own origin".to_owned()
+                } else {
+                    self.ws_allowed_origins.join(", ")
+                }
+            ));
+        }
+        if self.headers != before.headers {
+            said.push("security.headers".to_owned());
+        }
+        said
+    }
+}
+
+/// Everything the edge layers share.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct EdgeState {
+    /// The settings a reload replaces; see [`EdgeState::settings`].
+    settings: ArcSwap<EdgeSettings>,
     /// WebSocket message windows per authenticated key.
     pub ws_windows: KeyWindows,
     /// How often a WebSocket is pinged.
@@ -72,20 +162,22 @@ pub struct EdgeState {
     pub metrics: Metrics,
     /// The known-secret leak guard every reply passes (SPEC L2).
     pub leak: SharedLeakGuard,
-    /// The webhook token when `[webhook_trigger] enabled` (else the route answers 404).
+    /// The webhook token when `[webhook_trigger] enabled` (else the route answers 404). Read at
+    /// start: the token comes from the environment, which a reload does not re-read.
     pub webhook: Option<WebhookToken>,
 }
 
 impl EdgeState {
-    /// The edge for `config`, with `leak` and, when the trigger is enabled, its token.
+    /// The edge for `config`, with the default security headers (see
+    /// [`EdgeState::with_headers`]), `leak` and, when the trigger is enabled, its token.
     #[must_use]
     pub fn new(config: &EdgeConfig, leak: SharedLeakGuard, webhook: Option<&SecretString>) -> Self {
-        let hook_rate = config.webhook_trigger.rate_limit_per_minute;
         Self {
-            limiter: ClientLimiter::new(config.api_rate_limit, config.api_rate_burst),
-            webhook_limiter: ClientLimiter::new(hook_rate, hook_rate),
-            trusted_proxies: config.trusted_proxies.clone(),
-            ws_allowed_origins: config.ws_allowed_origins.clone(),
+            settings: ArcSwap::from_pointee(EdgeSettings::new(
+                config,
+                SecurityHeaders::default(),
+                None,
+            )),
             ws_windows: KeyWindows::default(),
             ws_ping_interval: WS_PING_INTERVAL,
             ws_idle_timeout: WS_IDLE_TIMEOUT,
@@ -95,6 +187,41 @@ impl EdgeState {
                 .filter(|_| config.webhook_trigger.enabled)
                 .map(WebhookToken::new),
         }
+    }
+
+    /// This edge with `headers` (`[security.headers]`) in place of the defaults.
+    #[must_use]
+    pub fn with_headers(self, headers: SecurityHeaders) -> Self {
+        let current = self.settings.load_full();
+        let fresh = EdgeSettings {
+            limiter: Arc::clone(&current.limiter),
+            webhook_limiter: Arc::clone(&current.webhook_limiter),
+            trusted_proxies: current.trusted_proxies.clone(),
+            ws_allowed_origins: current.ws_allowed_origins.clone(),
+            headers,
+            api_quota: current.api_quota,
+            webhook_quota: current.webhook_quota,
+        };
+        self.settings.store(Arc::new(fresh));
+        self
+    }
+
+    /// The current settings. Cheap (no lock, no reference-count traffic on the fast path); hold
+    /// the guard for one request, not across a long await.
+    #[must_use]
+    pub fn settings(&self) -> arc_swap::Guard<Arc<EdgeSettings>> {
+        self.settings.load()
+    }
+
+    /// Applies a reloaded configuration's edge settings at once and says what changed (empty
+    /// when nothing did). The next request is limited, believed and answered under the new
+    /// settings; a request in flight finishes under the ones it started with.
+    pub fn apply(&self, config: &EdgeConfig, headers: &SecurityHeaders) -> Vec<String> {
+        let before = self.settings.load_full();
+        let fresh = EdgeSettings::new(config, headers.clone(), Some(&before));
+        let said = fresh.changes_since(&before);
+        self.settings.store(Arc::new(fresh));
+        said
     }
 }
 

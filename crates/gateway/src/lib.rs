@@ -75,7 +75,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use tower::ServiceBuilder;
 
-pub use edge::{EdgeState, LeakFilter, WebhookToken, install_leak_reporter};
+pub use edge::{EdgeSettings, EdgeState, LeakFilter, WebhookToken, install_leak_reporter};
 pub use error::ApiError;
 pub use events::Events;
 pub use keys::{

@@ -181,14 +181,17 @@ pub(crate) async fn audit_rate_limited(state: &AppState, actor: Actor, scope: &s
 /// refuses with 429 when it is over its rate.
 pub(crate) async fn admit(state: &AppState, req: &mut Request) -> Result<(), Response> {
     let edge = &state.edge;
+    let settings = edge.settings();
     let ip = client_ip::resolve(
         client_ip::peer(req.extensions()),
         req.headers(),
-        &edge.trusted_proxies,
+        &settings.trusted_proxies,
     );
     req.extensions_mut().insert(ClientIp(ip));
     let cost = cost(req.method(), req.uri().path());
-    match edge.limiter.check(ip, cost) {
+    let checked = settings.limiter.check(ip, cost);
+    drop(settings);
+    match checked {
         Ok(()) => Ok(()),
         Err(limited) => {
             edge.metrics.rate_limited("ip");

@@ -1,11 +1,20 @@
 //! Reloading the configuration without a restart (SPEC M2): `POST /api/config/reload` (owner)
 //! and SIGHUP both land in [`reload`].
 //!
-//! What a reload applies at once: `[[users]]` (who may call, with which role and key) and
-//! `api_require_auth_local`. A disabled user, a changed key or a lower role is refused from the
-//! next request on, and that principal's open WebSockets are closed. Every other setting (listen
-//! address, providers, limits, headers, the gateway's `api_key`) is read at start and applies at
-//! the next start; the `config_change` event says so.
+//! What a reload applies at once:
+//! - `[[users]]` (who may call, with which role and key) and `api_require_auth_local`. A
+//!   disabled user, a changed key or a lower role is refused from the next request on, and that
+//!   principal's open WebSockets are closed.
+//! - The edge settings ([`crate::EdgeSettings`]): `api_rate_limit`, `api_rate_burst`,
+//!   `[webhook_trigger] rate_limit_per_minute`, `trusted_proxies`, `ws_allowed_origins` and
+//!   `[security.headers]`. A limiter whose quota changed starts afresh (every client's bucket is
+//!   full under the new numbers); an unchanged one keeps its buckets.
+//! - Whatever the [`ReloadHook`]s added by the parts outside the gateway apply (the chat
+//!   channels).
+//!
+//! Every other setting (listen address, providers, the vault, the gateway's `api_key`, the
+//! webhook token and whether the trigger is enabled) is read at start and applies at the next
+//! start; the `config_change` event says so.
 //!
 //! A config that does not load (syntax, unknown key, bad value) changes nothing: the old
 //! configuration stays, the caller gets the error naming the file, line and key, and the audit
@@ -116,6 +125,11 @@ pub async fn reload(
         .auth
         .swap(&config.users, config.api_require_auth_local);
     let mut summary = swap.summary;
+    let edge = state.edge.apply(&config.edge, &config.security.headers);
+    if !edge.is_empty() {
+        summary.push_str("; edge: ");
+        summary.push_str(&edge.join(", "));
+    }
     if !swap.closed.is_empty() {
         summary.push_str(&format!(
             "; closed {} WebSocket(s) of {}",

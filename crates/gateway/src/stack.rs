@@ -96,7 +96,10 @@ async fn respond(
     } else {
         tracing::debug!(parent: &span, status = status.as_u16(), latency_ms, "request finished");
     }
-    Ok(crate::layers::security_headers(&state.headers, resp))
+    Ok(crate::layers::security_headers(
+        &state.edge.settings().headers,
+        resp,
+    ))
 }
 
 /// The edge controls for one request: count it ([`crate::metrics`]), pass the reply through the
@@ -145,7 +148,6 @@ mod tests {
         AppState {
             runtime: Arc::new(runtime),
             auth: Arc::new(crate::Authenticator::new(None, false)),
-            headers: Arc::default(),
             events: crate::Events::new(None),
             validator: Arc::new(rampart_guard::InputValidator::with_detection(true)),
             info: Arc::new(crate::GatewayInfo {

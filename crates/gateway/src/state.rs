@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rampart_agent::Runtime;
-use rampart_config::SecurityHeaders;
 use rampart_guard::InputValidator;
 
 use crate::{Authenticator, Events};
@@ -16,8 +15,6 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     /// Verifies API keys; built from `api_key` and `api_require_auth_local`.
     pub auth: Arc<Authenticator>,
-    /// `[security.headers]`, put on every response.
-    pub headers: Arc<SecurityHeaders>,
     /// Where security events go (log, audit trail).
     pub events: Events,
     /// The input defense every inbound message passes (`[security] prompt_injection_scan`).

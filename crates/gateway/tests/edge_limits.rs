@@ -49,7 +49,6 @@ async fn state(edge: EdgeState) -> (AppState, tempfile::TempDir) {
             Some(&SecretString::from(KEY.to_owned())),
             true,
         )),
-        headers: Arc::new(SecurityHeaders::default()),
         events: Events::new(None),
         validator: Arc::new(InputValidator::with_detection(true)),
         info: Arc::new(GatewayInfo {
@@ -89,7 +88,7 @@ async fn spoofed_forwarded_for_from_an_untrusted_peer_makes_one_bucket_not_10000
             limited += 1;
         }
     }
-    assert_eq!(state.edge.limiter.tracked_clients(), 1);
+    assert_eq!(state.edge.settings().limiter.tracked_clients(), 1);
     // They were all one client: nearly all of them were refused.
     assert!(limited > 99_000, "{limited}");
 }
@@ -125,7 +124,7 @@ async fn a_listed_proxy_is_believed_and_clients_behind_it_are_limited_separately
     assert!(r.headers().contains_key(http::header::RETRY_AFTER));
     let r = app.clone().oneshot(get("203.0.113.2")).await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(state.edge.limiter.tracked_clients(), 2);
+    assert_eq!(state.edge.settings().limiter.tracked_clients(), 2);
 }
 
 async fn serve(edge: EdgeState, limits: ServerLimits) -> (SocketAddr, tempfile::TempDir) {
@@ -189,4 +188,99 @@ async fn a_websocket_that_never_answers_pings_is_closed() {
     }
     assert!(pings >= 1, "the server pinged");
     assert!(closed, "the server closed the silent socket");
+}
+
+/// SPEC M2 for the edge: a reload swaps the rate limits, the proxy and origin lists and the
+/// security headers for the next request, and a config that does not load changes none of them.
+#[tokio::test]
+async fn a_reload_applies_new_rate_limits_proxies_origins_and_headers_at_once() {
+    use rampart_audit::Actor;
+    use rampart_gateway::ReloadSource;
+    use rampart_gateway::reload::reload;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "api_rate_limit = 600\napi_rate_burst = 100\n").unwrap();
+    let config = rampart_config::Config::load(&path).unwrap();
+    let edge = EdgeState::new(
+        &config.edge,
+        rampart_guard::SharedLeakGuard::default(),
+        None,
+    )
+    .with_headers(config.security.headers.clone());
+    let (mut state, _home) = state(edge).await;
+    state.reload = Some(Arc::new(ReloadSource::new(path.clone())));
+    let app = rampart_gateway::app(state.clone());
+    let proxy: SocketAddr = "10.1.2.3:5000".parse().unwrap();
+    let get = |client: &str| {
+        http::Request::get("/api/health")
+            .header("x-forwarded-for", client)
+            .extension(ConnectInfo(proxy))
+            .body(Body::empty())
+            .unwrap()
+    };
+
+    // Before: a burst of 100, the proxy not trusted (its header ignored), the default CSP.
+    for _ in 0..5 {
+        let r = app.clone().oneshot(get("203.0.113.1")).await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()[http::header::CONTENT_SECURITY_POLICY],
+            SecurityHeaders::default().csp
+        );
+    }
+    assert_eq!(state.edge.settings().limiter.tracked_clients(), 1);
+
+    std::fs::write(
+        &path,
+        "api_rate_limit = 60\napi_rate_burst = 2\ntrusted_proxies = [\"10.0.0.0/8\"]\n\
+         ws_allowed_origins = [\"https://chat.example.com\"]\n\
+         [security.headers]\ncsp = \"default-src 'none'\"\n",
+    )
+    .unwrap();
+    let report = reload(&state, "api", Actor::System).await.unwrap();
+    for said in [
+        "api_rate_limit 60/min burst 2",
+        "trusted_proxies",
+        "ws_allowed_origins: https://chat.example.com",
+        "security.headers",
+    ] {
+        assert!(report.summary.contains(said), "{}", report.summary);
+    }
+
+    // After: the proxy is believed, so two clients behind it get a bucket each, of 2.
+    for client in ["203.0.113.1", "203.0.113.2"] {
+        for _ in 0..2 {
+            let r = app.clone().oneshot(get(client)).await.unwrap();
+            assert_eq!(r.status(), 200, "{client}");
+            assert_eq!(
+                r.headers()[http::header::CONTENT_SECURITY_POLICY],
+                "default-src 'none'"
+            );
+        }
+        let r = app.clone().oneshot(get(client)).await.unwrap();
+        assert_eq!(r.status(), 429, "{client}");
+        assert_eq!(
+            r.headers()[http::header::CONTENT_SECURITY_POLICY],
+            "default-src 'none'"
+        );
+    }
+    assert_eq!(
+        state.edge.settings().ws_allowed_origins,
+        ["https://chat.example.com"]
+    );
+
+    // A config that does not load changes nothing: the same limiter (its buckets still spent),
+    // the same headers.
+    std::fs::write(&path, "api_rate_burst = 0\n").unwrap();
+    let err = reload(&state, "api", Actor::System).await.unwrap_err();
+    assert_eq!(err.status(), 400);
+    let r = app.clone().oneshot(get("203.0.113.1")).await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(
+        r.headers()[http::header::CONTENT_SECURITY_POLICY],
+        "default-src 'none'"
+    );
+    let r = app.clone().oneshot(get("203.0.113.3")).await.unwrap();
+    assert_eq!(r.status(), 200);
 }

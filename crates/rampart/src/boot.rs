@@ -241,7 +241,6 @@ pub(crate) fn prepare(
             config.api_require_auth_local,
             &config.users,
         )),
-        headers: Arc::new(config.security.headers.clone()),
         events: Events::new(audit.clone()),
         validator: Arc::new(InputValidator::with_detection(
             config.security.prompt_injection_scan,
@@ -250,7 +249,10 @@ pub(crate) fn prepare(
             started: Instant::now(),
             vault: secrets.vault_state(),
         }),
-        edge: Arc::new(EdgeState::new(&config.edge, leak_handle, webhook.as_ref())),
+        edge: Arc::new(
+            EdgeState::new(&config.edge, leak_handle, webhook.as_ref())
+                .with_headers(config.security.headers.clone()),
+        ),
         policy: Some(policy),
         reload: Some(Arc::new(ReloadSource::new(home.config.clone()))),
         pairing: None,

@@ -11,7 +11,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let body = state
         .edge
         .metrics
-        .render(state.edge.limiter.tracked_clients());
+        .render(state.edge.settings().limiter.tracked_clients());
     let mut resp = body.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -42,7 +42,8 @@ pub(crate) async fn trigger(
         return Err(ApiError::not_found("no such route"));
     };
     state.edge.metrics.webhook_request();
-    if let Err(limited) = state.edge.webhook_limiter.check(ip, 1) {
+    let checked = state.edge.settings().webhook_limiter.check(ip, 1);
+    if let Err(limited) = checked {
         state.edge.metrics.rate_limited("webhook");
         if limited.audit {
             audit_rate_limited(&state, Actor::Ip(ip), "webhook", &ip.to_string()).await;

@@ -52,7 +52,7 @@ pub(crate) async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    if !origin_allowed(&headers, &state.edge.ws_allowed_origins) {
+    if !origin_allowed(&headers, &state.edge.settings().ws_allowed_origins) {
         state.edge.metrics.ws_refused();
         let origin = headers
             .get(http::header::ORIGIN)
