@@ -212,7 +212,9 @@ impl Inbound {
             .await
         {
             Ok(PairOutcome::Paired) => Some(PAIRED_REPLY.to_owned()),
-            Ok(PairOutcome::LockedOut(_)) => Some(PAIR_LOCKED_REPLY.to_owned()),
+            Ok(PairOutcome::LockedOut(_) | PairOutcome::ChannelLocked(_)) => {
+                Some(PAIR_LOCKED_REPLY.to_owned())
+            }
             Ok(_) => Some(PAIR_REFUSED_REPLY.to_owned()),
             Err(e) => {
                 tracing::error!(channel = self.channel, error = %e, "pairing failed");

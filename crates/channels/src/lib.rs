@@ -17,7 +17,9 @@
 //! adapter through that path, with exponential backoff and jitter on errors.
 //!
 //! - [`pairing`]: 6-digit codes from the OS CSPRNG, 5 minutes, single use, bound to a channel,
-//!   compared in constant time; 5 wrong codes in 15 minutes lock a user out for 15 minutes.
+//!   compared in constant time; 5 wrong codes in 15 minutes lock a user out for 15 minutes, and
+//!   20 wrong codes from all users of a channel together lock the channel's pairing for 15
+//!   minutes and revoke its outstanding codes, so many accounts do not buy many guesses.
 //! - [`limiter`]: GCRA per verified user id; a new display name is not a new budget.
 //! - [`telegram`]: the Bot API adapter (long polling, `sendMessage`, groups, mentions).
 //! - [`clock`]: time and randomness behind traits, so tests move the clock.
@@ -52,6 +54,7 @@ mod error;
 mod inbound;
 pub mod limiter;
 pub mod pairing;
+mod pairing_budget;
 pub mod runner;
 pub mod telegram;
 

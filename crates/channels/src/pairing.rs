@@ -11,8 +11,13 @@
 //! - [`MAX_FAILED_ATTEMPTS`] wrong codes from one user within [`FAILURE_WINDOW_SECS`] lock that
 //!   user out of pairing on that channel for [`LOCKOUT_SECS`]; while locked out even the right
 //!   code is refused. Every attempt is audited (`pairing_attempt`, outcome ok/denied/blocked).
+//! - The channel as a whole has a failure budget too
+//!   ([`crate::pairing_budget::MAX_CHANNEL_FAILURES`] wrong codes from all users together in 15
+//!   minutes), so N accounts do not buy 5·N guesses: once spent, every `/pair` on the channel is
+//!   refused for 15 minutes (audited as `message_dropped`, reason `pairing_budget_spent`, beside
+//!   the `pairing_attempt`), and every code issued until then is revoked.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rampart_audit::{Actor, AuditSink, Event, Outcome, Record};
 use rampart_store::{PairingFailure, Store};
@@ -20,6 +25,7 @@ use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroizing;
 
 use crate::clock::{Clock, Random};
+use crate::pairing_budget::{Budgets, Spent};
 use crate::{ChannelError, blocking};
 
 /// How long a pairing code is valid, in seconds.
@@ -46,6 +52,13 @@ pub const LOCKOUT_SECS: i64 = 15 * 60;
 pub const MAX_ACTIVE_CODES: usize = 8;
 /// The number of digits in a code.
 pub const CODE_DIGITS: usize = 6;
+/// The `message_dropped` reason of a `/pair` refused because the channel's failure budget is
+/// spent.
+pub const PAIRING_BUDGET_SPENT: &str = "pairing_budget_spent";
+
+pub use crate::pairing_budget::{
+    CHANNEL_FAILURE_WINDOW_SECS, CHANNEL_LOCKOUT_SECS, MAX_CHANNEL_FAILURES,
+};
 
 /// A freshly issued code. The digits are zeroized when it is dropped.
 pub struct PairingCode {
@@ -73,6 +86,9 @@ pub enum PairOutcome {
     Refused,
     /// This failure (or an earlier one) locked the user out until this time.
     LockedOut(i64),
+    /// The channel's failure budget is spent (by this failure or earlier ones, from anyone):
+    /// every attempt on the channel is refused until this time.
+    ChannelLocked(i64),
 }
 
 /// Issues and checks pairing codes. Cloning is cheap.
@@ -82,6 +98,9 @@ pub struct Pairing {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     audit: Option<AuditSink>,
+    /// Held for the whole of an attempt's store calls, so the last failure of a budget is taken
+    /// once.
+    budgets: Arc<Mutex<Budgets>>,
 }
 
 impl Pairing {
@@ -98,6 +117,7 @@ impl Pairing {
             clock,
             random,
             audit,
+            budgets: Arc::default(),
         }
     }
 
@@ -157,18 +177,26 @@ impl Pairing {
         let now = self.clock.now();
         let presented = Zeroizing::new(presented.trim().to_owned());
         let (store, ch, user) = (self.store.clone(), channel.to_owned(), user_id.to_owned());
-        let outcome = blocking(move || -> Result<PairOutcome, ChannelError> {
-            if let Some(until) = store.pairing_locked_until(&ch, &user, now)? {
-                return Ok(PairOutcome::LockedOut(until));
-            }
-            let live = store.active_pairing_codes(&ch, now, MAX_ACTIVE_CODES)?;
-            if let Some(id) = matching_code(&live, &presented)
-                && store.consume_pairing_code(id, &ch, &user, now)?
-            {
-                return Ok(PairOutcome::Paired);
-            }
-            Ok(
-                match store.record_pairing_failure(
+        let budgets = self.budgets.clone();
+        let (outcome, spent_now) =
+            blocking(move || -> Result<(PairOutcome, bool), ChannelError> {
+                let mut budgets = budgets
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(until) = budgets.locked_until(&ch, now) {
+                    return Ok((PairOutcome::ChannelLocked(until), false));
+                }
+                if let Some(until) = store.pairing_locked_until(&ch, &user, now)? {
+                    return Ok((PairOutcome::LockedOut(until), false));
+                }
+                let mut live = store.active_pairing_codes(&ch, now, MAX_ACTIVE_CODES)?;
+                live.retain(|row| !budgets.revoked(&ch, row.expires_at));
+                if let Some(id) = matching_code(&live, &presented)
+                    && store.consume_pairing_code(id, &ch, &user, now)?
+                {
+                    return Ok((PairOutcome::Paired, false));
+                }
+                let user_outcome = match store.record_pairing_failure(
                     &ch,
                     &user,
                     now,
@@ -178,14 +206,17 @@ impl Pairing {
                 )? {
                     PairingFailure::LockedUntil(until) => PairOutcome::LockedOut(until),
                     PairingFailure::Counted(_) => PairOutcome::Refused,
-                },
-            )
-        })
-        .await?;
+                };
+                Ok(match budgets.fail(&ch, now) {
+                    Spent::Now(until) => (PairOutcome::ChannelLocked(until), true),
+                    Spent::No => (user_outcome, false),
+                })
+            })
+            .await?;
         let audit_outcome = match outcome {
             PairOutcome::Paired => Outcome::Ok,
             PairOutcome::Refused => Outcome::Denied,
-            PairOutcome::LockedOut(_) => Outcome::Blocked,
+            PairOutcome::LockedOut(_) | PairOutcome::ChannelLocked(_) => Outcome::Blocked,
         };
         tracing::warn!(
             channel,
@@ -205,7 +236,46 @@ impl Pairing {
             .outcome(audit_outcome),
         )
         .await;
+        if let PairOutcome::ChannelLocked(until) = outcome {
+            self.record_budget_spent(channel, user_id, until, spent_now)
+                .await;
+        }
         Ok(outcome)
+    }
+
+    /// Audits an attempt refused (or a failure that spent the budget) because the channel's
+    /// failure budget is spent; the moment it is spent is also a `rate_limited` event.
+    async fn record_budget_spent(&self, channel: &str, user_id: &str, until: i64, now: bool) {
+        let actor = Actor::Channel {
+            channel: channel.to_owned(),
+            user_id: user_id.to_owned(),
+        };
+        if now {
+            tracing::warn!(
+                channel,
+                locked_until = until,
+                "pairing failure budget spent: the channel refuses /pair and its codes are revoked"
+            );
+            self.record(
+                Record::new(Event::RateLimited {
+                    scope: "pairing_channel".to_owned(),
+                    key: channel.to_owned(),
+                })
+                .actor(actor.clone())
+                .outcome(Outcome::Blocked),
+            )
+            .await;
+        }
+        self.record(
+            Record::new(Event::MessageDropped {
+                channel: channel.to_owned(),
+                user_id: user_id.to_owned(),
+                reason: PAIRING_BUDGET_SPENT.to_owned(),
+            })
+            .actor(actor)
+            .outcome(Outcome::Blocked),
+        )
+        .await;
     }
 
     async fn record(&self, record: Record) {
@@ -387,6 +457,69 @@ mod tests {
         );
         assert_eq!(
             p.attempt("telegram", "7", &fresh.code).await.unwrap(),
+            PairOutcome::Paired
+        );
+    }
+
+    #[tokio::test]
+    async fn many_users_under_their_own_limit_spend_the_channel_budget() {
+        let (p, clock, store) = pairing();
+        let code = p.issue("telegram", Actor::System).await.unwrap();
+        let bad = wrong(&code.code);
+        // Each account stays one failure under its own lockout, and the clock moves a little.
+        let per_user = MAX_FAILED_ATTEMPTS - 1;
+        let mut failures = 0;
+        let mut spent = None;
+        'outer: for user in 0.. {
+            for _ in 0..per_user {
+                clock.0.fetch_add(1, Ordering::SeqCst);
+                let got = p
+                    .attempt("telegram", &format!("u{user}"), &bad)
+                    .await
+                    .unwrap();
+                failures += 1;
+                match got {
+                    PairOutcome::Refused => {}
+                    PairOutcome::ChannelLocked(until) => {
+                        spent = Some(until);
+                        break 'outer;
+                    }
+                    other => panic!("{other:?} after {failures} failures"),
+                }
+            }
+        }
+        assert_eq!(failures, MAX_CHANNEL_FAILURES, "the budget is per channel");
+        let until = spent.unwrap();
+        assert_eq!(until, clock.now() + CHANNEL_LOCKOUT_SECS);
+        // While it is spent even the right code, from a fresh account, is refused; nobody pairs.
+        for user in ["fresh", "u0"] {
+            assert_eq!(
+                p.attempt("telegram", user, &code.code).await.unwrap(),
+                PairOutcome::ChannelLocked(until)
+            );
+            assert!(!store.channel_user_paired("telegram", user).unwrap());
+        }
+        // A code an admin issues meanwhile is refused too, and another channel is not affected.
+        let during = p.issue("telegram", Actor::System).await.unwrap();
+        assert_eq!(
+            p.attempt("telegram", "fresh", &during.code).await.unwrap(),
+            PairOutcome::ChannelLocked(until)
+        );
+        let other = p.issue("discord", Actor::System).await.unwrap();
+        assert_eq!(
+            p.attempt("discord", "fresh", &other.code).await.unwrap(),
+            PairOutcome::Paired
+        );
+        // After the window, a new code works.
+        clock.0.store(until, Ordering::SeqCst);
+        assert_eq!(
+            p.attempt("telegram", "fresh", &code.code).await.unwrap(),
+            PairOutcome::Refused,
+            "the code outstanding when the budget was spent stays dead"
+        );
+        let after = p.issue("telegram", Actor::System).await.unwrap();
+        assert_eq!(
+            p.attempt("telegram", "fresh", &after.code).await.unwrap(),
             PairOutcome::Paired
         );
     }
