@@ -157,6 +157,14 @@ where
     }
 }
 
+/// How far [`authorize`] got without an await.
+enum Step {
+    /// The principal, or a refusal, is known.
+    Decided(Option<crate::Principal>),
+    /// Only the password hashes can tell; the key, in memory wiped on drop.
+    Check(zeroize::Zeroizing<String>),
+}
+
 /// Authenticate, then authorize against the route table: the request with its
 /// [`crate::Principal`], or the refusal.
 ///
@@ -176,8 +184,19 @@ async fn authorize(state: &AppState, mut req: Request) -> Result<Request, Respon
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    // Owned before any await: nothing borrowed from the request is held across one.
-    let presented = match credential(&req) {
+    // Decided without an await where possible (the gateway key, a cached key): the presented key
+    // is copied only when the hashes must decide, and then into memory that is wiped. Nothing
+    // borrowed from the request is held across an await.
+    let step = match credential(&req) {
+        Err(e) => Err(e),
+        Ok(Credential::Header(t)) => Ok(match state.auth.verify_now(t) {
+            Ok(found) => Step::Decided(found),
+            Err(crate::keys::NeedsCheck) => Step::Check(zeroize::Zeroizing::new(t.to_owned())),
+        }),
+        Ok(Credential::Query(t)) => Ok(Step::Check(zeroize::Zeroizing::new(t))),
+        Ok(Credential::None) => Ok(Step::Decided(state.auth.local_bypass(peer))),
+    };
+    let principal = match step {
         Err(e) => {
             // The refusals' audit futures are boxed: they are large, and every request's future
             // would otherwise carry their size (and the copy of it) on the fast path.
@@ -191,13 +210,8 @@ async fn authorize(state: &AppState, mut req: Request) -> Result<Request, Respon
             .await;
             return Err(e.into_response());
         }
-        Ok(Credential::Header(t)) => Some(zeroize::Zeroizing::new(t.to_owned())),
-        Ok(Credential::Query(t)) => Some(zeroize::Zeroizing::new(t)),
-        Ok(Credential::None) => None,
-    };
-    let principal = match presented {
-        Some(key) => state.auth.verify(&key).await,
-        None => state.auth.local_bypass(peer),
+        Ok(Step::Decided(found)) => found,
+        Ok(Step::Check(key)) => state.auth.verify(&key).await,
     };
     let Some(principal) = principal else {
         Box::pin(auth_failed(

@@ -101,6 +101,11 @@ struct UserEntry {
     hash: Option<KeyHash>,
 }
 
+/// A presented key that only the password hashes can decide on (see
+/// [`Authenticator::verify_now`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NeedsCheck;
+
 /// One generation of the credential directory.
 pub(crate) struct Directory {
     users: Vec<UserEntry>,
@@ -360,27 +365,52 @@ impl Authenticator {
 
     /// The principal for a presented key, if it is a valid one.
     pub async fn verify(&self, presented: &str) -> Option<Principal> {
+        match self.verify_now(presented) {
+            Ok(found) => found,
+            Err(NeedsCheck) => Box::pin(self.verify_against_hashes(presented)).await,
+        }
+    }
+
+    /// What can be decided without running a password hash: the gateway key (a digest compared
+    /// in constant time), a key verified before (the keyed cache), or a refusal when no user has
+    /// a key or the key is too long. `Err(NeedsCheck)` when only the hashes can tell.
+    pub(crate) fn verify_now(&self, presented: &str) -> Result<Option<Principal>, NeedsCheck> {
         let bytes = presented.as_bytes();
         if let Some(owner) = &self.owner {
             let ok: bool = sha256(bytes).ct_eq(&owner.digest).into();
             if ok {
-                return Some(Principal {
+                return Ok(Some(Principal {
                     name: "api_key".to_owned(),
                     role: Role::Owner,
                     actor: Actor::Key(owner.id),
                     credential: CredentialId(Some(owner.digest)),
-                });
+                }));
             }
         }
         let dir = self.directory();
         if !dir.has_user_keys() || bytes.len() > MAX_PRESENTED_KEY_BYTES {
-            return None;
+            return Ok(None);
         }
+        match dir.cached(&self.tag(bytes)) {
+            Some(i) => Ok(dir.principal(i)),
+            None => Err(NeedsCheck),
+        }
+    }
+
+    /// The cache's key for `presented`: an HMAC under this process's random key, so the cache
+    /// holds no key and no unkeyed digest of one.
+    fn tag(&self, presented: &[u8]) -> [u8; 32] {
         let mut tag = [0u8; 32];
-        tag.copy_from_slice(hmac::sign(&self.mac, bytes).as_ref());
-        if let Some(i) = dir.cached(&tag) {
-            return dir.principal(i);
-        }
+        tag.copy_from_slice(hmac::sign(&self.mac, presented).as_ref());
+        tag
+    }
+
+    /// The slow path of [`Authenticator::verify`]: every enabled user's hash, on the blocking
+    /// pool, at most [`MAX_CONCURRENT_KEY_CHECKS`] at a time; a match is remembered.
+    async fn verify_against_hashes(&self, presented: &str) -> Option<Principal> {
+        let bytes = presented.as_bytes();
+        let dir = self.directory();
+        let tag = self.tag(bytes);
         let _permit = self.checks.acquire().await.ok()?;
         let key = zeroize::Zeroizing::new(bytes.to_vec());
         let d = dir.clone();

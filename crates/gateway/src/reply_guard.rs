@@ -20,10 +20,39 @@ use crate::{ApiError, AppState};
 /// Bodies are our own replies (JSON, small); a larger one is refused rather than sent unchecked.
 pub const MAX_REPLY_SCAN_BYTES: usize = 16 * 1024 * 1024;
 
+/// The whole body, at most [`MAX_REPLY_SCAN_BYTES`]; `None` when it is larger or fails.
+///
+/// A body of one data frame (every JSON reply) is returned as that frame: no buffer list, no copy.
+async fn read_body(mut body: Body) -> Option<Bytes> {
+    use http_body_util::BodyExt as _;
+    let mut first = Bytes::new();
+    let mut rest: Option<Vec<u8>> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.ok()?.into_data() else {
+            continue; // trailers: a reply guard has nothing to check in them
+        };
+        match &mut rest {
+            None if first.is_empty() => first = data,
+            None => {
+                let mut buf = Vec::with_capacity(first.len() + data.len());
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&data);
+                rest = Some(buf);
+            }
+            Some(buf) => buf.extend_from_slice(&data),
+        }
+        let len = rest.as_ref().map_or(first.len(), Vec::len);
+        if len > MAX_REPLY_SCAN_BYTES {
+            return None;
+        }
+    }
+    Some(rest.map_or(first, Bytes::from))
+}
+
 /// The check for one response: its body with every known secret replaced.
 pub(crate) async fn redact_reply(state: &AppState, resp: Response) -> Response {
     let leak = &state.edge.leak;
-    if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS || leak.current().is_empty() {
+    if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS || leak.is_empty() {
         return resp;
     }
     let streamed = resp
@@ -39,7 +68,7 @@ pub(crate) async fn redact_reply(state: &AppState, resp: Response) -> Response {
         // An empty body (204, HEAD-like replies) holds nothing to redact.
         return Response::from_parts(parts, body);
     }
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_REPLY_SCAN_BYTES).await else {
+    let Some(bytes) = read_body(body).await else {
         tracing::error!("a reply was too large to check for secrets; answered 500");
         return ApiError::internal().into_response();
     };

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use arc_swap::ArcSwap;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
@@ -322,7 +323,9 @@ pub type LeakReporter = Arc<dyn Fn(&str, &str) + Send + Sync>;
 /// hits are reported. Cloning is cheap.
 #[derive(Clone, Default)]
 pub struct SharedLeakGuard {
-    guard: Arc<RwLock<Arc<LeakGuard>>>,
+    // Read on every reply and log line from every thread: an ArcSwap load takes no lock and
+    // touches no shared reference count, where an RwLock read costs two contended atomics.
+    guard: Arc<ArcSwap<LeakGuard>>,
     reporter: Arc<RwLock<Option<LeakReporter>>>,
 }
 
@@ -345,7 +348,7 @@ impl SharedLeakGuard {
 
     /// Replaces the guard (at start-up, and when the vault changes).
     pub fn set(&self, guard: LeakGuard) {
-        *self.guard.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(guard);
+        self.guard.store(Arc::new(guard));
     }
 
     /// Sets where hits are reported.
@@ -359,10 +362,13 @@ impl SharedLeakGuard {
     /// The current guard.
     #[must_use]
     pub fn current(&self) -> Arc<LeakGuard> {
-        self.guard
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.guard.load_full()
+    }
+
+    /// Whether the current guard knows no secret (then there is nothing to redact).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.guard.load().is_empty()
     }
 
     /// Reports `hits` for `destination`.
@@ -386,8 +392,7 @@ impl SharedLeakGuard {
     /// reports what it found.
     #[must_use]
     pub fn redact<'a>(&self, destination: &str, text: &'a str) -> Cow<'a, str> {
-        let guard = self.current();
-        let (out, hits) = guard.redact(text);
+        let (out, hits) = self.guard.load().redact(text);
         self.report(destination, &hits);
         match out {
             Cow::Borrowed(_) => Cow::Borrowed(text),
