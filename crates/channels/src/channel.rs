@@ -4,6 +4,7 @@
 //! decides who may talk to an agent; [`crate::Inbound`] does, once, for every adapter.
 
 use async_trait::async_trait;
+use rampart_core::AgentName;
 
 use crate::ChannelError;
 
@@ -24,6 +25,10 @@ pub struct InboundMessage {
     pub display_name: String,
     /// The text, with the bot's own mention removed.
     pub text: String,
+    /// The agent the sender addressed, on a channel where the sender picks it (the web chat's
+    /// URL names one); `None`: the channel's `default_agent`. It picks an agent, never a right:
+    /// the allowlist is the channel's.
+    pub agent: Option<AgentName>,
 }
 
 /// What a channel can carry.

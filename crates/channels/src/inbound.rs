@@ -18,13 +18,15 @@
 //! Adapters never make any of these decisions; they only turn their protocol into
 //! [`InboundMessage`]s and send text back.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rampart_agent::{Runtime, TurnRequest};
 use rampart_audit::{Actor, AuditSink, Event, Outcome, Record};
 use rampart_config::{AllowlistMode, ChannelAccess};
-use rampart_guard::{GuardError, InputValidator, SharedLeakGuard};
+use rampart_guard::{InputValidator, SharedLeakGuard};
 use rampart_store::Store;
+
+use crate::defense::{Refusal, screen};
 
 use crate::limiter::UserLimiter;
 use crate::pairing::{PairOutcome, Pairing};
@@ -36,6 +38,10 @@ pub const PAIRED_REPLY: &str = "Paired: you can talk to the agent now.";
 pub const PAIR_REFUSED_REPLY: &str = "That pairing code is not valid.";
 /// The answer while a user is locked out of pairing.
 pub const PAIR_LOCKED_REPLY: &str = "Too many wrong pairing codes: try again later.";
+/// The answer to `/pair` from someone already on the allowlist.
+pub const ALREADY_PAIRED_REPLY: &str = "You are already paired.";
+/// The answer to a message refused as a prompt injection.
+pub const INJECTION_REPLY: &str = "Message refused: it matches prompt-injection patterns.";
 /// The answer when the agent could not run (the detail goes to the log only).
 pub const TURN_FAILED_REPLY: &str = "Sorry, the agent could not answer that.";
 
@@ -79,12 +85,76 @@ impl InboundDeps {
     }
 }
 
+/// What the shared path decided about one message.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Send nothing.
+    Drop(DropReason),
+    /// Answer with this text; the agent is not involved (pairing, a refusal).
+    Answer(Answer),
+    /// Run this turn (input defense passed); its reply goes back to the chat.
+    Turn(TurnRequest),
+}
+
+/// Why a message got no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// A user or chat id that is empty or too long (SPEC I2).
+    InvalidId,
+    /// A group message not addressed to the bot.
+    NotAddressed,
+    /// Over `rate_limit_per_user` (audited once a minute per user).
+    RateLimited,
+    /// Not on the allowlist (audited as `message_dropped`).
+    NotAllowlisted,
+    /// Pairing could not be checked (store failure, logged).
+    PairingFailed,
+}
+
+/// An answer the shared path gives itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// What it is about.
+    pub kind: AnswerKind,
+    /// The text for the user.
+    pub text: String,
+}
+
+/// What an [`Answer`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AnswerKind {
+    /// A `/pair` outcome, or "already paired".
+    Pairing,
+    /// Refused by input defense as a prompt injection (audited as `injection_detected`).
+    PromptInjection,
+    /// Refused by input defense as invalid input.
+    InvalidInput,
+}
+
+impl Answer {
+    fn decision(kind: AnswerKind, text: impl Into<String>) -> Option<Decision> {
+        Some(Decision::Answer(Self {
+            kind,
+            text: text.into(),
+        }))
+    }
+}
+
+/// A channel's settings as the path applies them: replaced whole by a reload.
+#[derive(Debug)]
+struct Settings {
+    access: ChannelAccess,
+    limiter: Arc<UserLimiter>,
+}
+
 /// The shared inbound path of one channel.
 #[derive(Debug)]
 pub struct Inbound {
     channel: &'static str,
-    access: ChannelAccess,
-    limiter: UserLimiter,
+    settings: RwLock<Arc<Settings>>,
     deps: InboundDeps,
 }
 
@@ -94,8 +164,10 @@ impl Inbound {
     pub fn new(channel: &'static str, access: ChannelAccess, deps: InboundDeps) -> Self {
         Self {
             channel,
-            limiter: UserLimiter::new(access.rate_limit_per_user),
-            access,
+            settings: RwLock::new(Arc::new(Settings {
+                limiter: Arc::new(UserLimiter::new(access.rate_limit_per_user)),
+                access,
+            })),
             deps,
         }
     }
@@ -106,15 +178,74 @@ impl Inbound {
         self.channel
     }
 
+    fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Applies new settings from a reload, from the next message on. The per-user rate budgets
+    /// start afresh only when `rate_limit_per_user` changed. Returns what changed, in words
+    /// (counts, never ids), or `None` when nothing did.
+    pub fn apply(&self, access: ChannelAccess) -> Option<String> {
+        let mut slot = self
+            .settings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let old = &slot.access;
+        let mut said = Vec::new();
+        if old.allowlist != access.allowlist {
+            said.push(format!("allowlist {:?}", access.allowlist).to_lowercase());
+        }
+        if old.allowed_users != access.allowed_users {
+            said.push(format!("{} allowed user(s)", access.allowed_users.len()));
+        }
+        if old.default_agent != access.default_agent {
+            said.push(format!("default_agent {}", access.default_agent));
+        }
+        let rate_changed = old.rate_limit_per_user != access.rate_limit_per_user;
+        if rate_changed {
+            said.push(format!(
+                "rate_limit_per_user {}",
+                access.rate_limit_per_user
+            ));
+        }
+        if said.is_empty() {
+            return None;
+        }
+        let limiter = if rate_changed {
+            Arc::new(UserLimiter::new(access.rate_limit_per_user))
+        } else {
+            // Keep the budgets users already spent: a reload is not a way to a fresh one.
+            slot.limiter.clone()
+        };
+        *slot = Arc::new(Settings { access, limiter });
+        Some(said.join(", "))
+    }
+
     /// Takes one message through the path; returns the reply to send to `msg.chat_id`, already
     /// through the leak guard, or `None` to send nothing.
     pub async fn handle(&self, msg: &InboundMessage) -> Option<String> {
-        let reply = self.decide(msg).await?;
+        let reply = match self.decide(msg).await {
+            Decision::Drop(_) => return None,
+            Decision::Answer(a) => a.text,
+            Decision::Turn(turn) => match self.deps.runtime.run_turn(turn, None).await {
+                Ok(outcome) => outcome.reply,
+                Err(e) => {
+                    tracing::warn!(channel = self.channel, error = %e, "channel turn failed");
+                    TURN_FAILED_REPLY.to_owned()
+                }
+            },
+        };
         let destination = format!("channel:{}", self.channel);
         Some(self.deps.leak.redact(&destination, &reply).into_owned())
     }
 
-    async fn decide(&self, msg: &InboundMessage) -> Option<String> {
+    /// Takes one message through every check of the path and says what to do with it. An
+    /// adapter that runs the turn itself (the web chat streams it) calls this instead of
+    /// [`Inbound::handle`]; it must pass the reply through the leak guard.
+    pub async fn decide(&self, msg: &InboundMessage) -> Decision {
         let v = &self.deps.validator;
         if v.validate_channel_id(&msg.user_id).is_err()
             || v.validate_channel_id(&msg.chat_id).is_err()
@@ -123,12 +254,13 @@ impl Inbound {
                 channel = self.channel,
                 "message with an invalid user or chat id dropped"
             );
-            return None;
+            return Decision::Drop(DropReason::InvalidId);
         }
         if !msg.addressed {
-            return None;
+            return Decision::Drop(DropReason::NotAddressed);
         }
-        if let Err(limited) = self.limiter.check(&msg.user_id) {
+        let settings = self.settings();
+        if let Err(limited) = settings.limiter.check(&msg.user_id) {
             if limited.audit {
                 tracing::warn!(
                     channel = self.channel,
@@ -146,76 +278,75 @@ impl Inbound {
                 )
                 .await;
             }
-            return None;
+            return Decision::Drop(DropReason::RateLimited);
         }
         let pair_code = pair_command(&msg.text);
-        if !self.is_allowed(&msg.user_id).await {
+        if !self.is_allowed(&settings.access, &msg.user_id).await {
             if let Some(code) = pair_code
                 && !msg.is_group
             {
-                return self.pair(msg, code).await;
+                return self
+                    .pair(msg, code)
+                    .await
+                    .unwrap_or(Decision::Drop(DropReason::PairingFailed));
             }
             self.drop_message(msg, "not_allowlisted").await;
-            return None;
+            return Decision::Drop(DropReason::NotAllowlisted);
         }
         if pair_code.is_some() {
-            return Some("You are already paired.".to_owned());
+            return Decision::Answer(Answer {
+                kind: AnswerKind::Pairing,
+                text: ALREADY_PAIRED_REPLY.to_owned(),
+            });
         }
-        let agent = self.access.default_agent.clone();
-        let text = match v.validate_message(&msg.text) {
-            Ok(clean) => clean.into_owned(),
-            Err(GuardError::PromptInjectionDetected { findings }) => {
-                let mut categories: Vec<String> = findings
-                    .iter()
-                    .map(|f| f.category.as_str().to_owned())
-                    .collect();
-                categories.sort();
-                categories.dedup();
-                tracing::warn!(
-                    channel = self.channel,
-                    ?categories,
-                    "prompt injection refused"
-                );
-                self.record(
-                    Record::new(Event::InjectionDetected {
-                        source: format!("channel:{}", self.channel),
-                        categories,
-                    })
-                    .agent(agent)
-                    .actor(self.actor(msg))
-                    .outcome(Outcome::Denied),
-                )
-                .await;
-                return Some("Message refused: it matches prompt-injection patterns.".to_owned());
+        let agent = msg
+            .agent
+            .clone()
+            .unwrap_or_else(|| settings.access.default_agent.clone());
+        let source = format!("channel:{}", self.channel);
+        let text = match screen(
+            v,
+            self.deps.audit.as_ref(),
+            self.actor(msg),
+            &agent,
+            &source,
+            &msg.text,
+        )
+        .await
+        {
+            Ok(clean) => clean,
+            Err(Refusal::Injection(_)) => {
+                return Decision::Answer(Answer {
+                    kind: AnswerKind::PromptInjection,
+                    text: INJECTION_REPLY.to_owned(),
+                });
             }
-            Err(e) => return Some(format!("Message refused: {e}")),
+            Err(Refusal::Invalid(why)) => {
+                return Decision::Answer(Answer {
+                    kind: AnswerKind::InvalidInput,
+                    text: format!("Message refused: {why}"),
+                });
+            }
         };
-        let turn = TurnRequest {
+        Decision::Turn(TurnRequest {
             agent,
             session_id: Some(session_id(self.channel, &msg.chat_id, &msg.user_id)),
             message: text,
-        };
-        match self.deps.runtime.run_turn(turn, None).await {
-            Ok(outcome) => Some(outcome.reply),
-            Err(e) => {
-                tracing::warn!(channel = self.channel, error = %e, "channel turn failed");
-                Some(TURN_FAILED_REPLY.to_owned())
-            }
-        }
+        })
     }
 
-    async fn pair(&self, msg: &InboundMessage, code: &str) -> Option<String> {
+    async fn pair(&self, msg: &InboundMessage, code: &str) -> Option<Decision> {
         match self
             .deps
             .pairing
             .attempt(self.channel, &msg.user_id, code)
             .await
         {
-            Ok(PairOutcome::Paired) => Some(PAIRED_REPLY.to_owned()),
+            Ok(PairOutcome::Paired) => Answer::decision(AnswerKind::Pairing, PAIRED_REPLY),
             Ok(PairOutcome::LockedOut(_) | PairOutcome::ChannelLocked(_)) => {
-                Some(PAIR_LOCKED_REPLY.to_owned())
+                Answer::decision(AnswerKind::Pairing, PAIR_LOCKED_REPLY)
             }
-            Ok(_) => Some(PAIR_REFUSED_REPLY.to_owned()),
+            Ok(_) => Answer::decision(AnswerKind::Pairing, PAIR_REFUSED_REPLY),
             Err(e) => {
                 tracing::error!(channel = self.channel, error = %e, "pairing failed");
                 None
@@ -224,9 +355,9 @@ impl Inbound {
     }
 
     /// Open mode, `allowed_users`, or paired in the store. A store failure counts as "no".
-    async fn is_allowed(&self, user_id: &str) -> bool {
-        if self.access.allowlist == AllowlistMode::Open
-            || self.access.allowed_users.iter().any(|u| u == user_id)
+    async fn is_allowed(&self, access: &ChannelAccess, user_id: &str) -> bool {
+        if access.allowlist == AllowlistMode::Open
+            || access.allowed_users.iter().any(|u| u == user_id)
         {
             return true;
         }

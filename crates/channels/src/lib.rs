@@ -16,6 +16,21 @@
 //! direct messages and group messages alike, never in an adapter. [`runner::run`] drives an
 //! adapter through that path, with exponential backoff and jitter on errors.
 //!
+//! Two channels exist:
+//! - `telegram` ([`telegram`]): a polled adapter driven by the runner.
+//! - `webchat` ([`WEBCHAT`]): the gateway's own WebSocket. The route authenticates the API key,
+//!   builds an [`InboundMessage`] whose user id is the **principal's name** (never client input)
+//!   and calls [`Inbound::decide`], which makes every decision above and hands back a
+//!   [`Decision`]: drop, answer (pairing, refusals), or the turn to run, which the route streams.
+//!   Its allowlist (closed by default) is every enabled `[[users]]` entry with role user or
+//!   above, the gateway's `api_key`, `[channels.webchat] allowed_users`, `channel_bindings`
+//!   and pairings; the loopback bypass `local` only when listed.
+//!
+//! The [`ChannelDesk`] holds the running channels' paths (the WebSocket route finds `webchat`
+//! there; pairing codes are issued only for channels on it). [`Inbound::apply`] swaps a
+//! channel's settings on a config reload; [`screen`] is the input defense with its audit event,
+//! shared with the gateway's HTTP fronts.
+//!
 //! - [`pairing`]: 6-digit codes from the OS CSPRNG, 5 minutes, single use, bound to a channel,
 //!   compared in constant time; 5 wrong codes in 15 minutes lock a user out for 15 minutes, and
 //!   20 wrong codes from all users of a channel together lock the channel's pairing for 15
@@ -39,6 +54,7 @@
 //!     addressed: true,
 //!     display_name: "anyone can pick this".into(),
 //!     text: "/pair 123456".into(),
+//!     agent: None,
 //! };
 //! assert!(!msg.is_group);
 //! // Replies longer than a channel's limit are split on character boundaries.
@@ -50,6 +66,8 @@
 
 mod channel;
 pub mod clock;
+mod defense;
+mod desk;
 mod error;
 mod inbound;
 pub mod limiter;
@@ -59,12 +77,18 @@ pub mod runner;
 pub mod telegram;
 
 pub use channel::{Channel, ChannelLimits, InboundMessage, MAX_REPLY_PARTS, split_message};
+pub use defense::{Refusal, screen};
+pub use desk::{ChannelDesk, PairingDesk};
 pub use error::{ChannelError, ProtocolDetail};
 pub use inbound::{
-    Inbound, InboundDeps, PAIR_LOCKED_REPLY, PAIR_REFUSED_REPLY, PAIRED_REPLY, TURN_FAILED_REPLY,
+    ALREADY_PAIRED_REPLY, Answer, AnswerKind, Decision, DropReason, INJECTION_REPLY, Inbound,
+    InboundDeps, PAIR_LOCKED_REPLY, PAIR_REFUSED_REPLY, PAIRED_REPLY, TURN_FAILED_REPLY,
 };
-pub use pairing::{PairOutcome, Pairing, PairingCode, PairingDesk};
+pub use pairing::{PairOutcome, Pairing, PairingCode};
 pub use telegram::TelegramChannel;
+
+/// The channel name of the gateway's own web chat (the WebSocket route, `[channels.webchat]`).
+pub const WEBCHAT: &str = "webchat";
 
 /// Runs a synchronous store call on the blocking pool.
 pub(crate) async fn blocking<T, E>(

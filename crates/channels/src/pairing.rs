@@ -287,41 +287,6 @@ impl Pairing {
     }
 }
 
-/// What the admin API and `rampart pair` issue codes through: [`Pairing`] plus the channels
-/// that are enabled (a code for a channel that is not running would be a dead credential).
-#[derive(Clone, Debug)]
-pub struct PairingDesk {
-    pairing: Pairing,
-    channels: Vec<&'static str>,
-}
-
-impl PairingDesk {
-    /// Issues codes through `pairing` for the enabled `channels`.
-    #[must_use]
-    pub fn new(pairing: Pairing, channels: Vec<&'static str>) -> Self {
-        Self { pairing, channels }
-    }
-
-    /// The enabled channels.
-    #[must_use]
-    pub fn channels(&self) -> &[&'static str] {
-        &self.channels
-    }
-
-    /// Issues a code for `channel`; `None` when that channel is not enabled.
-    ///
-    /// # Errors
-    /// As [`Pairing::issue`].
-    pub async fn issue(
-        &self,
-        channel: &str,
-        actor: Actor,
-    ) -> Option<Result<PairingCode, ChannelError>> {
-        let name = self.channels.iter().find(|c| **c == channel)?;
-        Some(self.pairing.issue(name, actor).await)
-    }
-}
-
 /// The id of the live code equal to `presented`, compared in constant time: every code is
 /// compared in full, whatever matched before, and a presented value that is not exactly
 /// [`CODE_DIGITS`] ASCII digits is compared as a value no code can have.

@@ -1,7 +1,8 @@
 //! `[channels.NAME]`: who may talk to the agents over a chat channel (SPEC P1–P3, R5).
 //!
-//! Only `[channels.telegram]` exists so far; any other table under `[channels]` is an error
-//! naming it, so a channel that is configured but not built can never look as if it were running.
+//! `[channels.telegram]` and `[channels.webchat]` exist; any other table under `[channels]` is an
+//! error naming it, so a channel that is configured but not built can never look as if it were
+//! running.
 
 use std::num::NonZeroU32;
 
@@ -69,12 +70,49 @@ pub struct TelegramConfig {
     pub access: ChannelAccess,
 }
 
+/// `[channels.webchat]`: the gateway's own WebSocket chat (`GET /api/agents/{name}/ws`). Always
+/// on; the table only tightens or loosens who is answered.
+///
+/// The webchat user id is the authenticated principal's name (a `[[users]]` name, or `api_key`
+/// for the gateway's own key, or `local` for the loopback bypass), never anything the client
+/// sends. In closed mode (the default) the allowlist is: every enabled `[[users]]` entry, the
+/// gateway's `api_key`, `allowed_users`, `channel_bindings = { webchat = "…" }` and principals who
+/// paired. `local` is not on it unless listed.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct WebchatConfig {
+    /// `allowlist`, `allowed_users` (principal names), `rate_limit_per_user`. The agent is the
+    /// one in the socket's URL; `default_agent` is not a key here.
+    pub access: ChannelAccess,
+}
+
+impl Default for ChannelAccess {
+    /// The secure defaults: closed, nobody listed, [`DEFAULT_CHANNEL_RATE_LIMIT`] a minute, agent
+    /// `assistant`.
+    fn default() -> Self {
+        Self {
+            allowlist: AllowlistMode::Closed,
+            allowed_users: Vec::new(),
+            rate_limit_per_user: NonZeroU32::new(DEFAULT_CHANNEL_RATE_LIMIT)
+                .unwrap_or(NonZeroU32::MIN),
+            default_agent: default_agent(),
+        }
+    }
+}
+
+#[allow(clippy::expect_used, reason = "a constant that is a valid agent name")]
+fn default_agent() -> AgentName {
+    "assistant".parse().expect("a valid agent name")
+}
+
 /// `[channels]`.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ChannelsConfig {
     /// `[channels.telegram]`, when the table is present.
     pub telegram: Option<TelegramConfig>,
+    /// `[channels.webchat]`; the defaults when the table is absent.
+    pub webchat: WebchatConfig,
 }
 
 impl ChannelsConfig {
@@ -96,6 +134,15 @@ impl ChannelsConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawChannels {
     telegram: Option<RawTelegram>,
+    webchat: Option<RawWebchat>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebchat {
+    allowlist: Option<String>,
+    allowed_users: Option<Vec<String>>,
+    rate_limit_per_user: Option<u32>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -120,7 +167,19 @@ impl RawChannels {
                     .map_err(|(k, m)| (format!("channels.telegram.{k}"), m))?,
             ),
         };
-        Ok(ChannelsConfig { telegram })
+        let webchat = match self.webchat {
+            None => WebchatConfig::default(),
+            Some(w) => WebchatConfig {
+                access: access(
+                    w.allowlist.as_deref(),
+                    w.allowed_users,
+                    w.rate_limit_per_user,
+                    None,
+                )
+                .map_err(|(k, m)| (format!("channels.webchat.{k}"), m))?,
+            },
+        };
+        Ok(ChannelsConfig { telegram, webchat })
     }
 }
 
@@ -286,6 +345,40 @@ mod tests {
         assert_eq!(t.access.default_agent.as_str(), "helper");
         assert!(c.channels.enabled_access("telegram").is_some());
         assert!(c.channels.enabled_access("discord").is_none());
+    }
+
+    #[test]
+    fn webchat_keys_are_read_and_default_closed() {
+        let c = parse("").unwrap();
+        assert_eq!(
+            c.channels.webchat.access.allowlist,
+            super::AllowlistMode::Closed
+        );
+        assert!(c.channels.webchat.access.allowed_users.is_empty());
+        assert_eq!(c.channels.webchat.access.rate_limit_per_user.get(), 10);
+        let c = parse(
+            "[channels.webchat]\nallowlist = \"open\"\nallowed_users = [\"local\"]\n\
+             rate_limit_per_user = 4\n",
+        )
+        .unwrap();
+        let w = &c.channels.webchat.access;
+        assert_eq!(w.allowlist, super::AllowlistMode::Open);
+        assert_eq!(w.allowed_users, vec!["local".to_owned()]);
+        assert_eq!(w.rate_limit_per_user.get(), 4);
+        for (bad, key) in [
+            ("default_agent = \"x\"", "default_agent"),
+            ("enabled = false", "enabled"),
+            (
+                "rate_limit_per_user = 0",
+                "channels.webchat.rate_limit_per_user",
+            ),
+            ("allowlist = \"all\"", "channels.webchat.allowlist"),
+        ] {
+            let err = parse(&format!("[channels.webchat]\n{bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ mod web;
 pub use channels::{
     AllowlistMode, ChannelAccess, ChannelsConfig, DEFAULT_CHANNEL_RATE_LIMIT,
     DEFAULT_TELEGRAM_API_BASE_URL, MAX_ALLOWED_USERS, MAX_CHANNEL_ID_LEN, MAX_CHANNEL_RATE_LIMIT,
-    TelegramConfig,
+    TelegramConfig, WebchatConfig,
 };
 pub use edge::{
     DEFAULT_API_RATE_BURST, DEFAULT_API_RATE_LIMIT, DEFAULT_WEBHOOK_RATE_LIMIT,

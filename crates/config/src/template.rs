@@ -148,6 +148,14 @@ referrer_policy = "strict-origin-when-cross-origin"
 # rate_limit_per_user = 10
 # default_agent = "assistant"
 
+# The web chat (/chat and the agents' WebSocket) is a channel too. Its user ids are principal
+# names: every enabled [[users]] entry and the gateway's api_key are on its allowlist; the loopback
+# bypass ("local") only when listed.
+# [channels.webchat]
+# allowlist = "closed"
+# allowed_users = []
+# rate_limit_per_user = 10
+
 # Peer network (docs/peer-protocol.md): off unless shared_secret (at least 32 bytes) is set.
 # [network]
 # node_name = "home"
@@ -187,7 +195,10 @@ mod tests {
         let mut out = String::new();
         let mut on = false;
         for line in text.lines() {
-            if line == "# [channels.telegram]" || line == "# [network]" {
+            if line == "# [channels.telegram]"
+                || line == "# [channels.webchat]"
+                || line == "# [network]"
+            {
                 on = true;
             } else if line.is_empty() {
                 on = false;
@@ -200,6 +211,7 @@ mod tests {
         assert!(tg.enabled);
         assert_eq!(tg.access.allowlist, crate::AllowlistMode::Closed);
         assert_eq!(c.network.as_ref().unwrap().node_name, "home");
+        assert_eq!(c.channels.webchat.access.rate_limit_per_user.get(), 10);
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! Admission of a user message: the input defense every front (HTTP, WebSocket, OpenAI-compatible)
-//! runs before the agent loop, so no message reaches a model unchecked (SPEC I1, I2).
+//! Admission of a user message: the input defense the HTTP fronts (the message route, the
+//! OpenAI-compatible route, the webhook) run before the agent loop, so no message reaches a model
+//! unchecked (SPEC I1, I2). The WebSocket is the `webchat` channel: its messages take the
+//! channels' shared path, which calls the same [`rampart_channels::screen`].
 
 use rampart_audit::Actor;
+use rampart_channels::{Refusal, screen};
 use rampart_core::AgentName;
-use rampart_guard::GuardError;
 
 use crate::{ApiError, AppState};
 
-/// Sanitizes `text` and refuses prompt injections, recording each refusal in the audit trail.
+/// Sanitizes `text` and refuses prompt injections, recording each refusal in the audit trail
+/// (through [`rampart_channels::screen`], the one copy the chat channels' shared path uses too).
 /// Returns the sanitized text (control characters other than `\n`, `\t` removed).
 pub(crate) async fn admit(
     state: &AppState,
@@ -16,30 +19,31 @@ pub(crate) async fn admit(
     source: &str,
     text: &str,
 ) -> Result<String, ApiError> {
-    match state.validator.validate_message(text) {
-        Ok(clean) => Ok(clean.into_owned()),
-        Err(GuardError::PromptInjectionDetected { findings }) => {
-            let mut categories: Vec<String> = findings
-                .iter()
-                .map(|f| f.category.as_str().to_owned())
-                .collect();
-            categories.sort();
-            categories.dedup();
-            let message = format!(
+    screen(
+        &state.validator,
+        state.events.audit(),
+        actor,
+        agent,
+        source,
+        text,
+    )
+    .await
+    .map_err(|refusal| refusal_error(&refusal))
+}
+
+/// The contract error for a refusal of input defense.
+pub(crate) fn refusal_error(refusal: &Refusal) -> ApiError {
+    match refusal {
+        Refusal::Injection(categories) => ApiError::new(
+            http::StatusCode::BAD_REQUEST,
+            "prompt_injection_detected",
+            format!(
                 "message refused: it matches prompt-injection patterns ({})",
                 categories.join(", ")
-            );
-            state
-                .events
-                .injection_detected(actor, agent, source, categories)
-                .await;
-            Err(ApiError::new(
-                http::StatusCode::BAD_REQUEST,
-                "prompt_injection_detected",
-                message,
-            ))
-        }
-        Err(e) => Err(ApiError::invalid_input(e.to_string())),
+            ),
+        ),
+        Refusal::Invalid(why) => ApiError::invalid_input(why.clone()),
+        _ => ApiError::invalid_input("message refused"),
     }
 }
 

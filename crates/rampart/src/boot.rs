@@ -34,8 +34,8 @@ pub(crate) struct Prepared {
     pub(crate) listen: SocketAddr,
     /// The audit trail, to flush and checkpoint at shutdown.
     pub(crate) audit: Option<AuditSink>,
-    /// The enabled chat channels, started with the gateway.
-    pub(crate) channels: crate::channels::ChannelSet,
+    /// The chat channels, started with the gateway and kept in step with reloads.
+    pub(crate) channels: Arc<crate::channels::Channels>,
 }
 
 impl Prepared {
@@ -46,15 +46,13 @@ impl Prepared {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), CliError> {
         rampart_gateway::reload::spawn_sighup_reload(self.state.clone());
-        let channels = self.channels.spawn();
+        self.channels.start();
         crate::peers::start(&self.state).await?;
         let peers = self.state.peers.clone();
         let served = rampart_gateway::serve(listener, self.state, shutdown)
             .await
             .context("serving");
-        for channel in channels {
-            channel.abort();
-        }
+        self.channels.stop();
         if let Some(node) = peers {
             node.shutdown().await;
         }

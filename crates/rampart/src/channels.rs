@@ -1,13 +1,26 @@
-//! Starting the chat channels (`[channels.NAME]`): their secrets, the shared inbound path and
-//! the pairing desk, and the adapters' runners. The decisions all live in `rampart-channels`.
+//! Starting the chat channels (`[channels.NAME]`) and keeping them in step with the config: their
+//! secrets, the shared inbound paths and the channel desk, the adapters' runners, and what a
+//! reload changes. The decisions all live in `rampart-channels`.
+//!
+//! - `webchat` always runs (it is the gateway's own WebSocket): its shared path is on the desk,
+//!   where the WebSocket route finds it.
+//! - `telegram` runs when `[channels.telegram] enabled = true`, as a runner task.
+//!
+//! On a reload (`POST /api/config/reload`, SIGHUP) [`Channels::reload`] applies every channel's
+//! `allowlist`, `allowed_users`, `rate_limit_per_user`, `default_agent` and the `[[users]]`
+//! `channel_bindings` (and, for webchat, the enabled users) from the next message on, and starts
+//! or stops Telegram when `enabled` (or `api_base_url`) changed. The bot token is the one
+//! resolved at start: a new token needs a restart.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rampart_channels::clock::{OsRandom, SystemClock};
-use rampart_channels::{Channel, Inbound, InboundDeps, Pairing, PairingDesk, TelegramChannel};
-use rampart_config::Config;
+use rampart_channels::{ChannelDesk, Inbound, InboundDeps, Pairing, TelegramChannel, WEBCHAT};
+use rampart_config::{ChannelAccess, Config, TelegramConfig};
+use rampart_core::Role;
 use rampart_gateway::AppState;
 use rampart_vault::{SecretString, Setting, VaultError};
+use tokio::task::JoinHandle;
 
 use crate::exit::CliError;
 use crate::secrets::Secrets;
@@ -18,42 +31,155 @@ pub(crate) const TELEGRAM_TOKEN_SETTING: Setting<'static> = Setting {
     env_var: "TELEGRAM_BOT_TOKEN",
 };
 
-/// The enabled channels, ready to run.
-#[derive(Default)]
-pub(crate) struct ChannelSet {
-    runners: Vec<(Arc<dyn Channel>, Arc<Inbound>)>,
+/// The principal name of the gateway's own `api_key` (the owner's key): on the webchat
+/// allowlist like an enabled `[[users]]` entry.
+const GATEWAY_KEY_PRINCIPAL: &str = "api_key";
+
+/// A running Telegram adapter.
+struct Running {
+    inbound: Arc<Inbound>,
+    api_base_url: String,
+    task: Option<JoinHandle<()>>,
 }
 
-impl ChannelSet {
-    /// Starts every channel's runner; the handles abort them at shutdown.
-    pub(crate) fn spawn(self) -> Vec<tokio::task::JoinHandle<()>> {
-        self.runners
-            .into_iter()
-            .map(|(channel, inbound)| {
-                tokio::spawn(rampart_channels::runner::run(
-                    channel,
+/// The chat channels of one gateway. Shared by the start-up, the reload hook and the shutdown.
+pub(crate) struct Channels {
+    desk: Arc<ChannelDesk>,
+    deps: InboundDeps,
+    telegram_token: Option<SecretString>,
+    /// The Telegram runner, when enabled (its task is spawned by [`Channels::start`]).
+    telegram: Mutex<Option<Running>>,
+}
+
+impl Channels {
+    /// Starts the runners of the channels enabled at start (needs the tokio runtime).
+    pub(crate) fn start(&self) {
+        let mut slot = self.lock();
+        if let Some(running) = slot.as_mut()
+            && running.task.is_none()
+        {
+            match TelegramChannel::new(&running.api_base_url, self.token_or_empty()) {
+                Ok(channel) => running.task = Some(spawn(channel, running.inbound.clone())),
+                Err(e) => tracing::error!(error = %e, "[channels.telegram] could not start"),
+            }
+        }
+    }
+
+    /// Stops every runner (shutdown).
+    pub(crate) fn stop(&self) {
+        if let Some(running) = self.lock().take()
+            && let Some(task) = running.task
+        {
+            task.abort();
+        }
+    }
+
+    /// Applies the channel settings of a reloaded `config`; returns what changed, in words
+    /// (never an id or a token), or an empty string.
+    pub(crate) fn reload(&self, config: &Config) -> String {
+        let mut said = Vec::new();
+        if let Some(webchat) = self.desk.inbound(WEBCHAT)
+            && let Some(change) = webchat.apply(webchat_access(config))
+        {
+            said.push(format!("webchat: {change}"));
+        }
+        if let Some(change) = self.reload_telegram(config.channels.telegram.as_ref(), config) {
+            said.push(format!("telegram: {change}"));
+        }
+        said.join("; ")
+    }
+
+    fn reload_telegram(&self, tg: Option<&TelegramConfig>, config: &Config) -> Option<String> {
+        let wanted = tg.filter(|t| t.enabled);
+        let mut slot = self.lock();
+        match (slot.as_ref(), wanted) {
+            (None, None) => None,
+            (Some(_), None) => {
+                if let Some(task) = slot.take().and_then(|r| r.task) {
+                    task.abort();
+                }
+                self.desk.remove("telegram");
+                tracing::info!("[channels.telegram] stopped by a reload");
+                Some("stopped".to_owned())
+            }
+            (Some(running), Some(tg)) if running.api_base_url == tg.api_base_url => running
+                .inbound
+                .apply(with_bindings(config, "telegram", &tg.access)),
+            (_, Some(tg)) => {
+                let restart = slot.is_some();
+                if let Some(task) = slot.take().and_then(|r| r.task) {
+                    task.abort();
+                }
+                self.desk.remove("telegram");
+                let Some(token) = self.telegram_token.clone() else {
+                    tracing::error!(
+                        "[channels.telegram] enabled by a reload, but no bot token was available \
+                         at start; restart the gateway after storing one"
+                    );
+                    return Some("not started: no bot token was available at start".to_owned());
+                };
+                let channel = match TelegramChannel::new(&tg.api_base_url, token) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::error!(error = %e, "[channels.telegram] could not start");
+                        return Some("not started: the adapter could not be built".to_owned());
+                    }
+                };
+                let inbound = Arc::new(Inbound::new(
+                    "telegram",
+                    with_bindings(config, "telegram", &tg.access),
+                    self.deps.clone(),
+                ));
+                self.desk.insert(inbound.clone());
+                let task = spawn(channel, inbound.clone());
+                *slot = Some(Running {
                     inbound,
-                    Arc::new(OsRandom::new()),
-                ))
-            })
-            .collect()
+                    api_base_url: tg.api_base_url.clone(),
+                    task: Some(task),
+                });
+                tracing::info!("[channels.telegram] started by a reload");
+                Some(if restart { "restarted" } else { "started" }.to_owned())
+            }
+        }
+    }
+
+    fn token_or_empty(&self) -> SecretString {
+        self.telegram_token
+            .clone()
+            .unwrap_or_else(|| SecretString::from(String::new()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+        self.telegram
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-/// The Telegram bot token when `[channels.telegram]` is enabled: vault `telegram_bot_token` >
-/// `bot_token` in the config > `$TELEGRAM_BOT_TOKEN`. Enabled without a token refuses start-up.
+fn spawn(channel: TelegramChannel, inbound: Arc<Inbound>) -> JoinHandle<()> {
+    tokio::spawn(rampart_channels::runner::run(
+        Arc::new(channel),
+        inbound,
+        Arc::new(OsRandom::new()),
+    ))
+}
+
+/// The Telegram bot token: vault `telegram_bot_token` > `bot_token` in the config >
+/// `$TELEGRAM_BOT_TOKEN`. Looked up even while the channel is off, so a reload that enables it
+/// can start it (and the leak guard knows the token from the start); enabled without a token
+/// refuses start-up.
 pub(crate) fn telegram_token(
     config: &Config,
     secrets: &Secrets,
 ) -> Result<Option<SecretString>, CliError> {
-    let Some(tg) = config.channels.telegram.as_ref().filter(|t| t.enabled) else {
-        return Ok(None);
-    };
-    match secrets
-        .resolver()
-        .resolve_setting(TELEGRAM_TOKEN_SETTING, tg.bot_token.as_ref())
-    {
+    let tg = config.channels.telegram.as_ref();
+    let enabled = tg.is_some_and(|t| t.enabled);
+    match secrets.resolver().resolve_setting(
+        TELEGRAM_TOKEN_SETTING,
+        tg.and_then(|t| t.bot_token.as_ref()),
+    ) {
         Ok(token) => Ok(Some(token)),
+        Err(_) if !enabled => Ok(None),
         Err(VaultError::NotConfigured { .. }) => Err(CliError::usage(anyhow::anyhow!(
             "[channels.telegram] is enabled but no bot token is configured: store it with \
              `rampart vault set telegram_bot_token`, or set bot_token or $TELEGRAM_BOT_TOKEN"
@@ -64,13 +190,14 @@ pub(crate) fn telegram_token(
     }
 }
 
-/// Builds the enabled channels over the gateway's runtime, validator, leak guard and audit
-/// trail, and puts the pairing desk into `state`.
+/// Builds the channels over the gateway's runtime, validator, leak guard and audit trail, puts
+/// the channel desk into `state` and registers the reload hook. Runners start with
+/// [`Channels::start`].
 pub(crate) fn prepare(
     config: &Config,
     telegram_token: Option<SecretString>,
     state: &mut AppState,
-) -> Result<ChannelSet, CliError> {
+) -> Result<Arc<Channels>, CliError> {
     let store = state.runtime.store().clone();
     let pairing = Pairing::new(
         store.clone(),
@@ -86,42 +213,77 @@ pub(crate) fn prepare(
         state.edge.leak.clone(),
         state.events.audit().cloned(),
     );
-    let mut set = ChannelSet::default();
-    let mut names = Vec::new();
-    if let (Some(tg), Some(token)) = (
-        config.channels.telegram.as_ref().filter(|t| t.enabled),
-        telegram_token,
-    ) {
-        let channel = TelegramChannel::new(&tg.api_base_url, token)
-            .map_err(|e| CliError::runtime(anyhow::anyhow!("{e}")))?;
+    let desk = Arc::new(ChannelDesk::new(pairing));
+    desk.insert(Arc::new(Inbound::new(
+        WEBCHAT,
+        webchat_access(config),
+        deps.clone(),
+    )));
+    let mut telegram = None;
+    if let Some(tg) = config.channels.telegram.as_ref().filter(|t| t.enabled) {
+        // Checked now so a bad URL refuses start-up; the runner builds its own at start.
+        TelegramChannel::new(
+            &tg.api_base_url,
+            telegram_token
+                .clone()
+                .unwrap_or_else(|| SecretString::from(String::new())),
+        )
+        .map_err(|e| CliError::runtime(anyhow::anyhow!("{e}")))?;
         if state.runtime.agent(&tg.access.default_agent).is_none() {
             tracing::warn!(
                 agent = %tg.access.default_agent,
                 "[channels.telegram] default_agent does not exist: messages will get an error reply"
             );
         }
-        let inbound = Inbound::new(
+        let inbound = Arc::new(Inbound::new(
             "telegram",
             with_bindings(config, "telegram", &tg.access),
-            deps,
-        );
-        set.runners.push((Arc::new(channel), Arc::new(inbound)));
-        names.push("telegram");
+            deps.clone(),
+        ));
+        desk.insert(inbound.clone());
+        telegram = Some(Running {
+            inbound,
+            api_base_url: tg.api_base_url.clone(),
+            task: None,
+        });
     }
-    if !names.is_empty() {
-        state.pairing = Some(Arc::new(PairingDesk::new(pairing, names)));
+    state.pairing = Some(desk.clone());
+    let channels = Arc::new(Channels {
+        desk,
+        deps,
+        telegram_token,
+        telegram: Mutex::new(telegram),
+    });
+    if let Some(reload) = &state.reload {
+        let hook = channels.clone();
+        reload.add_hook(Box::new(move |config| hook.reload(config)));
     }
-    Ok(set)
+    Ok(channels)
+}
+
+/// The webchat allowlist: `[channels.webchat]` plus every enabled `[[users]]` entry with role
+/// user or above (by name, the id the WebSocket route gives its principal), the gateway's own
+/// `api_key`, and `channel_bindings.webchat` ids. The loopback bypass (`local`) only when listed.
+fn webchat_access(config: &Config) -> ChannelAccess {
+    let mut access = with_bindings(config, WEBCHAT, &config.channels.webchat.access);
+    let names = config
+        .users
+        .iter()
+        .filter(|u| u.enabled && u.role >= Role::User)
+        .map(|u| u.name.as_str())
+        .chain([GATEWAY_KEY_PRINCIPAL]);
+    for name in names {
+        if !access.allowed_users.iter().any(|u| u == name) {
+            access.allowed_users.push(name.to_owned());
+        }
+    }
+    access
 }
 
 /// `access` with every enabled `[[users]]` entry's id on `channel` (its `channel_bindings`)
 /// added to `allowed_users`: a person the owner has named in the config is on the allowlist of
 /// every channel they are bound to. A disabled user's binding adds nothing.
-fn with_bindings(
-    config: &Config,
-    channel: &str,
-    access: &rampart_config::ChannelAccess,
-) -> rampart_config::ChannelAccess {
+fn with_bindings(config: &Config, channel: &str, access: &ChannelAccess) -> ChannelAccess {
     let mut access = access.clone();
     for id in config
         .users

@@ -269,6 +269,7 @@ fn to_inbound(m: wire::Message, me: &Me) -> Option<InboundMessage> {
         addressed,
         display_name,
         text,
+        agent: None,
     })
 }
 

@@ -3,7 +3,19 @@
 //! Client → server: `{"type":"message","text":"…","session_id"?:"…"}`.
 //! Server → client: `{"type":"delta","text":"…"}` while the model streams, then
 //! `{"type":"reply", …the HTTP reply's fields…}`, or `{"type":"error","error":{code,message}}`.
-//! The connection keeps one session: the first reply's `session_id` is reused for later messages.
+//!
+//! The socket is the **`webchat` channel** (SPEC P1–P3): this route only speaks the protocol.
+//! Each text message becomes an [`InboundMessage`] whose user id is the authenticated
+//! principal's name (never anything the client sends) and goes through the channels' shared path
+//! ([`rampart_channels::Inbound::decide`]): the webchat allowlist (or `/pair CODE`), the per-user
+//! rate limit, input defense and their audit events happen there, as for Telegram. A principal
+//! not on the allowlist gets no reply at all. Refusals the path answers become `error` frames
+//! (`prompt_injection_detected`, `rate_limited`, `invalid_input`); pairing answers are `reply`
+//! frames with only `reply`. The turn it hands back is streamed here.
+//!
+//! Sessions: one per (principal, agent), derived by the shared path, so it survives reconnects;
+//! a client `session_id` names a separate conversation of the same principal with that agent,
+//! never another principal's session.
 //!
 //! Limits (SPEC N3, N6): frame, message and text sizes below; the `Origin` allowlist on upgrade
 //! (403); [`crate::ws_limits::WS_MESSAGES_PER_WINDOW`] messages a minute per connection *and* per
@@ -22,13 +34,14 @@ use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use http::HeaderMap;
 use rampart_agent::TurnRequest;
+use rampart_channels::{AnswerKind, Decision, DropReason, InboundMessage};
 use rampart_core::AgentName;
 use rampart_guard::{LeakHits, SharedLeakGuard};
 use serde_json::json;
 
 use super::agent_name;
 use super::streaming::StreamingTurn;
-use crate::admission::{admit, check_session_id};
+use crate::admission::check_session_id;
 use crate::keys::SocketGuard;
 use crate::rate_limit::audit_rate_limited;
 use crate::ws_limits::{SlidingWindow, WS_MESSAGES_PER_WINDOW, origin_allowed};
@@ -95,12 +108,7 @@ async fn send_json(
 }
 
 async fn send_error(socket: &mut WebSocket, leak: &SharedLeakGuard, e: &ApiError) -> bool {
-    send_json(
-        socket,
-        leak,
-        &json!({ "type": "error", "error": e.body()["error"] }),
-    )
-    .await
+    send_json(socket, leak, &error_frame(e)).await
 }
 
 /// Counts one message against the connection's and the key's windows.
@@ -147,7 +155,6 @@ async fn serve(
 ) {
     state.edge.metrics.ws_connection();
     let leak = state.edge.leak.clone();
-    let mut session: Option<String> = None;
     let mut window = SlidingWindow::default();
     let mut audited = None;
     let every = state.edge.ws_ping_interval;
@@ -227,26 +234,36 @@ async fn serve(
             }
             continue;
         }
-        let admitted = match check_session_id(&state, session_id.as_deref()) {
-            Ok(()) => admit(&state, principal.actor.clone(), &agent, "websocket", &text).await,
-            Err(e) => Err(e),
+        if let Err(e) = check_session_id(&state, session_id.as_deref()) {
+            if !send_error(&mut socket, &leak, &e).await {
+                break;
+            }
+            continue;
+        }
+        let msg = InboundMessage {
+            user_id: principal.name.clone(),
+            chat_id: match &session_id {
+                Some(s) => format!("{agent}/{s}"),
+                None => agent.to_string(),
+            },
+            is_group: false,
+            addressed: true,
+            display_name: principal.name.clone(),
+            text,
+            agent: Some(agent.clone()),
         };
-        let text = match admitted {
-            Ok(m) => m,
-            Err(e) => {
-                if !send_error(&mut socket, &leak, &e).await {
+        let req = match decide(&state, &msg).await {
+            Ok(Some(req)) => req,
+            Ok(None) => continue,
+            Err(frame) => {
+                if !send_json(&mut socket, &leak, &frame).await {
                     break;
                 }
                 continue;
             }
         };
-        let req = TurnRequest {
-            agent: agent.clone(),
-            session_id: session_id.or_else(|| session.clone()),
-            message: text,
-        };
         let finished = tokio::select! {
-            ok = turn(&mut socket, &state, req, &mut session) => Some(ok),
+            ok = turn(&mut socket, &state, req) => Some(ok),
             () = revocation.revoked() => None,
         };
         match finished {
@@ -263,6 +280,49 @@ async fn serve(
     }
 }
 
+/// Hands `msg` to the webchat channel's shared path: the turn to run, `None` to send nothing
+/// (dropped: not on the allowlist, a bad id), or the frame to answer with.
+async fn decide(
+    state: &AppState,
+    msg: &InboundMessage,
+) -> Result<Option<TurnRequest>, serde_json::Value> {
+    let Some(inbound) = state
+        .pairing
+        .as_ref()
+        .and_then(|desk| desk.inbound(rampart_channels::WEBCHAT))
+    else {
+        // Fail closed: without the shared path nothing reaches a model.
+        return Err(error_frame(&ApiError::not_found(
+            "the web chat channel is not running on this gateway",
+        )));
+    };
+    match inbound.decide(msg).await {
+        Decision::Turn(req) => Ok(Some(req)),
+        Decision::Drop(DropReason::RateLimited) => {
+            state.edge.metrics.rate_limited("channel_user");
+            Err(error_frame(&ApiError::new(
+                http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many messages a minute from this user",
+            )))
+        }
+        Decision::Answer(a) => Err(match a.kind {
+            AnswerKind::PromptInjection => error_frame(&ApiError::new(
+                http::StatusCode::BAD_REQUEST,
+                "prompt_injection_detected",
+                a.text,
+            )),
+            AnswerKind::InvalidInput => error_frame(&ApiError::invalid_input(a.text)),
+            _ => json!({ "type": "reply", "reply": a.text }),
+        }),
+        _ => Ok(None),
+    }
+}
+
+fn error_frame(e: &ApiError) -> serde_json::Value {
+    json!({ "type": "error", "error": e.body()["error"] })
+}
+
 /// Sends a streamed delta through the stream redactor.
 async fn send_delta(socket: &mut WebSocket, text: &str) -> bool {
     if text.is_empty() {
@@ -273,12 +333,7 @@ async fn send_delta(socket: &mut WebSocket, text: &str) -> bool {
 }
 
 /// Runs one turn, streaming deltas; false when the socket is gone.
-async fn turn(
-    socket: &mut WebSocket,
-    state: &AppState,
-    req: TurnRequest,
-    session: &mut Option<String>,
-) -> bool {
+async fn turn(socket: &mut WebSocket, state: &AppState, req: TurnRequest) -> bool {
     let leak = &state.edge.leak;
     let mut redactor = leak.current().stream();
     let mut hits = LeakHits::default();
@@ -296,7 +351,6 @@ async fn turn(
     }
     match result {
         Ok(outcome) => {
-            *session = Some(outcome.session_id.to_string());
             let mut value = serde_json::to_value(&outcome).unwrap_or_else(|_| json!({}));
             if let Some(obj) = value.as_object_mut() {
                 obj.insert("type".to_owned(), json!("reply"));
