@@ -350,3 +350,76 @@ async fn a_users_channel_binding_allowlists_them_only_while_enabled() {
     assert_eq!(dropped[0]["detail"]["user_id"], "7007", "{dropped:?}");
     gw.stop();
 }
+
+#[tokio::test]
+async fn many_accounts_under_their_own_limit_spend_the_channel_pairing_budget() {
+    let llm = FakeLlm::start(vec![FakeReply::text("should not run")]).await;
+    let tg = FakeTelegram::start(TOKEN).await;
+    let home = make_home(&llm.base_url(), &channel_config(&tg, ""));
+    let gw = start_with_token(&home);
+    let (s, _, v) = send(
+        http()
+            .post(gw.url("/api/channels/telegram/pairing-codes"))
+            .bearer_auth(&home.key),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let code = v["code"].as_str().unwrap().to_owned();
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+
+    // Five accounts, four wrong codes each: every one stays under its own lockout (5), and
+    // together they spend the channel's budget (20).
+    for id in 0..5 {
+        let user = TgUser::new(7000 + id, "Guesser");
+        for _ in 0..4 {
+            tg.dm(&user, &format!("/pair {wrong}"));
+        }
+    }
+    // Then the right code, from an account that never guessed: refused, not consumed.
+    let fresh = TgUser::new(7100, "Fresh");
+    tg.dm(&fresh, &format!("/pair {code}"));
+    tg.dm(&fresh, "am I in?");
+    assert!(tg.wait_until(WAIT, |t| t.sent_to(7100).len() == 1).await);
+    let all: Vec<String> = (0..5).flat_map(|id| tg.sent_to(7000 + id)).collect();
+    assert_eq!(all.len(), 20);
+    assert!(all[..19].iter().all(|r| r == REFUSED), "{all:?}");
+    assert_eq!(all[19], LOCKED, "the 20th failure spends the budget");
+    assert_eq!(tg.sent_to(7100), vec![LOCKED.to_owned()]);
+
+    // Nobody paired, no model ran; every attempt and the spent budget are in the trail.
+    let (s, _, v) = send(
+        http()
+            .post(gw.url("/api/channels/telegram/pairing-codes"))
+            .bearer_auth(&home.key),
+    )
+    .await;
+    assert_eq!(s, 201, "an admin may still issue codes: {v}");
+    let friend = TgUser::new(7200, "Friend");
+    tg.dm(&friend, &format!("/pair {}", v["code"].as_str().unwrap()));
+    assert!(tg.wait_until(WAIT, |t| t.sent_to(7200).len() == 1).await);
+    assert_eq!(
+        tg.sent_to(7200),
+        vec![LOCKED.to_owned()],
+        "until the window passes, even a new code is refused"
+    );
+    assert!(llm.requests().is_empty());
+    assert_eq!(audit(&gw, &home, "pairing_attempt").await.len(), 22);
+    let spent: Vec<Value> = audit(&gw, &home, "message_dropped")
+        .await
+        .into_iter()
+        .filter(|e| e["detail"]["reason"] == "pairing_budget_spent")
+        .collect();
+    assert_eq!(
+        spent.len(),
+        3,
+        "the spending failure and the two attempts after it"
+    );
+    let limited = audit(&gw, &home, "rate_limited").await;
+    assert!(
+        limited
+            .iter()
+            .any(|e| e["detail"]["scope"] == "pairing_channel" && e["detail"]["key"] == "telegram"),
+        "{limited:?}"
+    );
+    gw.stop();
+}

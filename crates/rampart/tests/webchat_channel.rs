@@ -208,3 +208,46 @@ async fn a_prompt_injection_over_webchat_is_refused_by_the_shared_input_defense(
     assert_eq!(found[0]["agent"], "assistant", "{}", found[0]);
     gw.stop();
 }
+
+#[tokio::test]
+async fn a_principal_off_the_webchat_allowlist_pairs_with_a_code_like_on_telegram() {
+    let llm = FakeLlm::start(vec![FakeReply::text("welcome")]).await;
+    let home = make_home(&llm.base_url(), "api_require_auth_local = false\n");
+    let gw = start(home.path());
+    let mut local = connect(&gw, None).await;
+
+    // A guess is refused (and is a pairing attempt, audited), then an admin's code pairs.
+    say(&mut local, "/pair 000000").await;
+    let v = next_frame(&mut local).await;
+    assert_eq!(v["reply"], "That pairing code is not valid.", "{v}");
+    let (s, _, v) = send(
+        http()
+            .post(gw.url("/api/channels/webchat/pairing-codes"))
+            .bearer_auth(&home.key),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    say(
+        &mut local,
+        &format!("/pair {}", v["code"].as_str().unwrap()),
+    )
+    .await;
+    let v = next_frame(&mut local).await;
+    assert_eq!(v["reply"], "Paired: you can talk to the agent now.", "{v}");
+    assert!(llm.requests().is_empty(), "pairing runs no model");
+    say(&mut local, "hello").await;
+    assert_eq!(next_frame(&mut local).await["reply"], "welcome");
+
+    let attempts = audit(&gw, &home, "pairing_attempt").await;
+    let outcomes: Vec<&str> = attempts
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(outcomes.len(), 2, "{attempts:?}");
+    assert!(
+        outcomes.contains(&"ok") && outcomes.contains(&"denied"),
+        "{outcomes:?}"
+    );
+    assert!(attempts.iter().all(|e| e["detail"]["channel"] == "webchat"));
+    gw.stop();
+}
