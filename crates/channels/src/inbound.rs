@@ -16,7 +16,10 @@
 //! ```
 //!
 //! Adapters never make any of these decisions; they only turn their protocol into
-//! [`InboundMessage`]s and send text back.
+//! [`InboundMessage`]s and send text back. [`Inbound::handle`] runs the whole path; an adapter
+//! that streams the turn itself (the web chat) calls [`Inbound::decide`], which runs every check
+//! and returns a [`Decision`], and passes what it sends through the leak guard.
+//! [`Inbound::apply`] swaps the channel's settings on a config reload.
 
 use std::sync::{Arc, RwLock};
 

@@ -12,7 +12,7 @@
 //!   user out of pairing on that channel for [`LOCKOUT_SECS`]; while locked out even the right
 //!   code is refused. Every attempt is audited (`pairing_attempt`, outcome ok/denied/blocked).
 //! - The channel as a whole has a failure budget too
-//!   ([`crate::pairing_budget::MAX_CHANNEL_FAILURES`] wrong codes from all users together in 15
+//!   ([`MAX_CHANNEL_FAILURES`] wrong codes from all users together in 15
 //!   minutes), so N accounts do not buy 5·N guesses: once spent, every `/pair` on the channel is
 //!   refused for 15 minutes (audited as `message_dropped`, reason `pairing_budget_spent`, beside
 //!   the `pairing_attempt`), and every code issued until then is revoked.
