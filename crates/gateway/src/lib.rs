@@ -165,7 +165,7 @@ pub fn app(state: AppState) -> Gateway {
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
                 .layer(auth::AuthLayer::new(Arc::clone(&state))),
         )
-        .with_state(AppState::clone(&state));
+        .with_state(Arc::clone(&state));
     // Everything outside the router (trace, security headers, metrics, reply guard, contract
     // errors, limits, rate limit, panics) runs in `stack::Gateway`, in that order.
     Gateway::new(state, routes)

@@ -89,7 +89,7 @@ impl PeerMessenger for NodeMessenger {
 
 /// `GET /api/peers` (admin): this node, its links (incoming ones too) and the configured
 /// addresses without one.
-pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let Some(node) = &state.peers else {
         return Json(json!({ "node": null, "peers": [] }));
     };

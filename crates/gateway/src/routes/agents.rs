@@ -6,13 +6,14 @@ use axum::extract::{Extension, Path, State};
 use http::{HeaderMap, StatusCode, header};
 use rampart_agent::{AgentManifest, TurnOutcome, TurnRequest};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use super::{agent_name, parse_json};
 use crate::admission::{admit, check_session_id};
 use crate::{ApiError, AppState, Principal};
 
 /// `GET /api/agents`.
-pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let agents: Vec<Value> = state
         .runtime
         .agents()
@@ -25,7 +26,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
 /// `POST /api/agents`: a manifest as JSON, or as TOML text (`content-type: application/toml` or
 /// `text/plain`).
 pub(crate) async fn create(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Bytes,
@@ -62,7 +63,7 @@ pub(crate) async fn create(
 
 /// `DELETE /api/agents/{name}`.
 pub(crate) async fn delete(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -83,7 +84,7 @@ pub(crate) struct MessageBody {
 
 /// `POST /api/agents/{name}/message`: one turn of the agent loop.
 pub(crate) async fn message(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     body: Bytes,

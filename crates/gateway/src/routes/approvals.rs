@@ -74,7 +74,7 @@ fn policy_error(e: &PolicyError) -> ApiError {
 
 /// Approvals, newest first.
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Query(q): Query<ApprovalsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let policy = policy(&state)?;
@@ -91,7 +91,7 @@ pub(crate) async fn list(
 
 /// Approves or denies one pending approval.
 pub(crate) async fn decide(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     body: Bytes,

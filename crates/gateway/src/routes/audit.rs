@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use crate::{ApiError, AppState};
 
@@ -25,7 +26,7 @@ fn sink(state: &AppState) -> Result<rampart_audit::AuditSink, ApiError> {
 
 /// The newest matching entries, oldest first (default 100, at most `MAX_QUERY_LIMIT`).
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let sink = sink(&state)?;
@@ -47,7 +48,7 @@ pub(crate) async fn list(
 }
 
 /// Verifies the whole chain against the running gateway's own checkpoint key.
-pub(crate) async fn verify(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn verify(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let sink = sink(&state)?;
     let (log, checkpoints, key) = (
         sink.log_path().to_path_buf(),

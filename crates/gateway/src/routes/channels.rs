@@ -8,12 +8,13 @@ use axum::extract::{Extension, Path, State};
 use http::StatusCode;
 use rampart_channels::ChannelError;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use crate::{ApiError, AppState, Principal};
 
 /// The handler.
 pub(crate) async fn issue_pairing_code(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     Path(channel): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {

@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::extract::{Extension, State};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use crate::{ApiError, AppState, Principal};
 
 /// `POST /api/config/reload`: re-read `config.toml` (see [`crate::reload`]).
 pub(crate) async fn reload(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<Value>, ApiError> {
     let report = crate::reload::reload(&state, "api", principal.actor).await?;
@@ -21,7 +22,7 @@ pub(crate) async fn reload(
 }
 
 /// `GET /api/users`: names, roles, whether enabled and whether a key is set. Never a hash.
-pub(crate) async fn users(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn users(State(state): State<Arc<AppState>>) -> Json<Value> {
     let users: Vec<Value> = state
         .auth
         .directory()

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use crate::AppState;
 
@@ -12,7 +13,7 @@ pub(crate) async fn health() -> Json<Value> {
 }
 
 /// Version, uptime, agents and vault state, for authenticated admins.
-pub(crate) async fn detail(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn detail(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),

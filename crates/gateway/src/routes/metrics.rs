@@ -3,11 +3,12 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
+use std::sync::Arc;
 
 use crate::AppState;
 
 /// The handler.
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let body = state
         .edge
         .metrics

@@ -5,6 +5,7 @@
 //! continue a session. `stream: true` answers with `chat.completion.chunk` server-sent events.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -96,7 +97,7 @@ fn chunk(model: &str, delta: &Value, finish: Option<&str>) -> Event {
 
 /// The handler.
 pub(crate) async fn chat_completions(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     body: Bytes,
 ) -> Result<Response, ApiError> {

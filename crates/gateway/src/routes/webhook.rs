@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use rampart_agent::{TurnOutcome, TurnRequest};
 use rampart_audit::Actor;
+use std::sync::Arc;
 
 use super::{agent_name, parse_json};
 use crate::admission::{admit, check_session_id};
@@ -32,7 +33,7 @@ pub(crate) struct HookBody {
 
 /// The handler.
 pub(crate) async fn trigger(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     Path(name): Path<String>,
     headers: HeaderMap,

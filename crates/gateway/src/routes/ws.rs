@@ -27,6 +27,7 @@
 //! user, changes their key or lowers their role, the socket is closed with 1008 at once, even in
 //! the middle of a turn (SPEC M2).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -59,7 +60,7 @@ pub const MAX_WS_TEXT_BYTES: usize = 32 * 1024;
 
 /// The upgrade handler. The agent must exist and the `Origin` be allowed before the socket opens.
 pub(crate) async fn upgrade(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -83,7 +84,15 @@ pub(crate) async fn upgrade(
     Ok(ws
         .max_frame_size(MAX_WS_FRAME_BYTES)
         .max_message_size(MAX_WS_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(socket, state, agent, principal, revocation)))
+        .on_upgrade(move |socket| {
+            serve(
+                socket,
+                AppState::clone(&state),
+                agent,
+                principal,
+                revocation,
+            )
+        }))
 }
 
 #[derive(serde::Deserialize)]
