@@ -75,28 +75,6 @@ impl Events {
             .await;
     }
 
-    /// A message was refused by the injection detector.
-    pub async fn injection_detected(
-        &self,
-        actor: Actor,
-        agent: &AgentName,
-        source: &str,
-        categories: Vec<String>,
-    ) {
-        tracing::warn!(agent = %agent, source, ?categories, "prompt injection refused");
-        let event = Event::InjectionDetected {
-            source: source.to_owned(),
-            categories,
-        };
-        self.record(
-            Record::new(event)
-                .agent(agent.clone())
-                .actor(actor)
-                .outcome(Outcome::Denied),
-        )
-        .await;
-    }
-
     /// An agent was created.
     pub async fn agent_created(
         &self,

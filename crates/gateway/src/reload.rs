@@ -9,11 +9,13 @@
 //!   `[webhook_trigger] rate_limit_per_minute`, `trusted_proxies`, `ws_allowed_origins` and
 //!   `[security.headers]`. A limiter whose quota changed starts afresh (every client's bucket is
 //!   full under the new numbers); an unchanged one keeps its buckets.
-//! - Whatever the [`ReloadHook`]s added by the parts outside the gateway apply (the chat
-//!   channels).
+//! - Whatever the [`ReloadHook`]s added by the parts outside the gateway apply: the binary's
+//!   hook applies each chat channel's `allowlist`, `allowed_users`, `rate_limit_per_user` and
+//!   `default_agent`, the `[[users]] channel_bindings`, and starts, stops or restarts Telegram
+//!   when its `enabled` or `api_base_url` changed (the bot token stays the one read at start).
 //!
 //! Every other setting (listen address, providers, the vault, the gateway's `api_key`, the
-//! webhook token and whether the trigger is enabled) is read at start and applies at the next
+//! Telegram bot token, the webhook token and whether the trigger is enabled) is read at start and applies at the next
 //! start; the `config_change` event says so.
 //!
 //! A config that does not load (syntax, unknown key, bad value) changes nothing: the old

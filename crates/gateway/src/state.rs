@@ -29,9 +29,10 @@ pub struct AppState {
     /// Where `POST /api/config/reload` and SIGHUP re-read the configuration (SPEC M2); `None`
     /// answers the route with 404.
     pub reload: Option<Arc<crate::ReloadSource>>,
-    /// Issues pairing codes for the enabled chat channels (SPEC P2); `None` (no channel enabled)
-    /// answers `POST /api/channels/{channel}/pairing-codes` with 404.
-    pub pairing: Option<Arc<rampart_channels::PairingDesk>>,
+    /// The running chat channels' shared inbound paths (the web chat's among them) and their
+    /// pairing (SPEC P1–P3); `None` (no channel enabled) answers
+    /// `POST /api/channels/{channel}/pairing-codes` with 404.
+    pub pairing: Option<Arc<rampart_channels::ChannelDesk>>,
     /// The peer network node (SPEC O1, O2) when `[network]` is on; `GET /api/peers` lists its
     /// links.
     pub peers: Option<Arc<rampart_peer::PeerNode>>,
