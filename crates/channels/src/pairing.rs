@@ -15,7 +15,8 @@
 //!   ([`MAX_CHANNEL_FAILURES`] wrong codes from all users together in 15
 //!   minutes), so N accounts do not buy 5·N guesses: once spent, every `/pair` on the channel is
 //!   refused for 15 minutes (audited as `message_dropped`, reason `pairing_budget_spent`, beside
-//!   the `pairing_attempt`), and every code issued until then is revoked.
+//!   the `pairing_attempt`), and every code issued until then is revoked. The lockout and the
+//!   revocation are stored, so a restart lifts neither.
 
 use std::sync::{Arc, Mutex};
 
@@ -98,8 +99,8 @@ pub struct Pairing {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     audit: Option<AuditSink>,
-    /// Held for the whole of an attempt's store calls, so the last failure of a budget is taken
-    /// once.
+    /// The channels' recent failures. Held for the whole of an attempt's store calls, so the
+    /// last failure of a budget is taken once and the channel's lock is stored under it.
     budgets: Arc<Mutex<Budgets>>,
 }
 
@@ -183,14 +184,18 @@ impl Pairing {
                 let mut budgets = budgets
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Some(until) = budgets.locked_until(&ch, now) {
+                if user.is_empty() {
+                    // Not a user id (the validator refuses it before here); the store keeps the
+                    // channel's own lockout under it, so it is never checked or counted.
+                    return Ok((PairOutcome::Refused, false));
+                }
+                if let Some(until) = store.channel_pairing_locked_until(&ch, now)? {
                     return Ok((PairOutcome::ChannelLocked(until), false));
                 }
                 if let Some(until) = store.pairing_locked_until(&ch, &user, now)? {
                     return Ok((PairOutcome::LockedOut(until), false));
                 }
-                let mut live = store.active_pairing_codes(&ch, now, MAX_ACTIVE_CODES)?;
-                live.retain(|row| !budgets.revoked(&ch, row.expires_at));
+                let live = store.active_pairing_codes(&ch, now, MAX_ACTIVE_CODES)?;
                 if let Some(id) = matching_code(&live, &presented)
                     && store.consume_pairing_code(id, &ch, &user, now)?
                 {
@@ -207,10 +212,16 @@ impl Pairing {
                     PairingFailure::LockedUntil(until) => PairOutcome::LockedOut(until),
                     PairingFailure::Counted(_) => PairOutcome::Refused,
                 };
-                Ok(match budgets.fail(&ch, now) {
-                    Spent::Now(until) => (PairOutcome::ChannelLocked(until), true),
-                    Spent::No => (user_outcome, false),
-                })
+                match budgets.fail(&ch, now) {
+                    Spent::Now(until) => {
+                        // Stored before the count starts afresh: should it fail, the next
+                        // failure spends the budget again.
+                        store.lock_channel_pairing(&ch, now, until)?;
+                        budgets.reset(&ch);
+                        Ok((PairOutcome::ChannelLocked(until), true))
+                    }
+                    Spent::No => Ok((user_outcome, false)),
+                }
             })
             .await?;
         let audit_outcome = match outcome {
@@ -426,35 +437,37 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn many_users_under_their_own_limit_spend_the_channel_budget() {
-        let (p, clock, store) = pairing();
-        let code = p.issue("telegram", Actor::System).await.unwrap();
-        let bad = wrong(&code.code);
-        // Each account stays one failure under its own lockout, and the clock moves a little.
+    /// Wrong codes from one account after another, each staying one failure under its own
+    /// lockout while the clock moves a little, until the channel locks. Returns the end of the
+    /// lock and how many failures it took; fails the test when no lock comes within as many
+    /// accounts as the budget has failures (each gives at least one).
+    async fn spend_the_budget(p: &Pairing, clock: &TestClock, bad: &str) -> (i64, usize) {
         let per_user = MAX_FAILED_ATTEMPTS - 1;
         let mut failures = 0;
-        let mut spent = None;
-        'outer: for user in 0.. {
+        for user in 0..MAX_CHANNEL_FAILURES {
             for _ in 0..per_user {
                 clock.0.fetch_add(1, Ordering::SeqCst);
                 let got = p
-                    .attempt("telegram", &format!("u{user}"), &bad)
+                    .attempt("telegram", &format!("u{user}"), bad)
                     .await
                     .unwrap();
                 failures += 1;
                 match got {
                     PairOutcome::Refused => {}
-                    PairOutcome::ChannelLocked(until) => {
-                        spent = Some(until);
-                        break 'outer;
-                    }
+                    PairOutcome::ChannelLocked(until) => return (until, failures),
                     other => panic!("{other:?} after {failures} failures"),
                 }
             }
         }
+        panic!("{failures} failures from {MAX_CHANNEL_FAILURES} accounts did not lock the channel");
+    }
+
+    #[tokio::test]
+    async fn many_users_under_their_own_limit_spend_the_channel_budget() {
+        let (p, clock, store) = pairing();
+        let code = p.issue("telegram", Actor::System).await.unwrap();
+        let (until, failures) = spend_the_budget(&p, &clock, &wrong(&code.code)).await;
         assert_eq!(failures, MAX_CHANNEL_FAILURES, "the budget is per channel");
-        let until = spent.unwrap();
         assert_eq!(until, clock.now() + CHANNEL_LOCKOUT_SECS);
         // While it is spent even the right code, from a fresh account, is refused; nobody pairs.
         for user in ["fresh", "u0"] {
@@ -485,6 +498,64 @@ mod tests {
         let after = p.issue("telegram", Actor::System).await.unwrap();
         assert_eq!(
             p.attempt("telegram", "fresh", &after.code).await.unwrap(),
+            PairOutcome::Paired
+        );
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_and_its_revoked_codes_survive_a_restart() {
+        let (p, clock, store) = pairing();
+        let code = p.issue("telegram", Actor::System).await.unwrap();
+        let (until, _) = spend_the_budget(&p, &clock, &wrong(&code.code)).await;
+        drop(p);
+
+        // A restart: a fresh pairing (no failures in memory) over the same store, well within
+        // the code's lifetime.
+        let restarted = Pairing::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(OsRandom::new()),
+            None,
+        );
+        assert!(clock.now() < code.expires_at);
+        assert_eq!(
+            restarted
+                .attempt("telegram", "fresh", &code.code)
+                .await
+                .unwrap(),
+            PairOutcome::ChannelLocked(until),
+            "the lockout outlives the restart"
+        );
+        let during = restarted.issue("telegram", Actor::System).await.unwrap();
+        assert_eq!(
+            restarted
+                .attempt("telegram", "fresh", &during.code)
+                .await
+                .unwrap(),
+            PairOutcome::ChannelLocked(until)
+        );
+        assert!(!store.channel_user_paired("telegram", "fresh").unwrap());
+
+        // The code outstanding when the budget was spent is revoked in the store, not just
+        // refused by the lock: the lock outlasts a code's lifetime, so this is what keeps it
+        // dead.
+        let live = store
+            .active_pairing_codes("telegram", clock.now(), MAX_ACTIVE_CODES)
+            .unwrap();
+        assert!(live.iter().all(|r| *r.code != *code.code), "{live:?}");
+        assert_eq!(
+            live.len(),
+            1,
+            "the code issued during the lock is not revoked"
+        );
+        // After the lockout, a new code works.
+        clock.0.store(until, Ordering::SeqCst);
+        let after = restarted.issue("telegram", Actor::System).await.unwrap();
+        assert_eq!(
+            restarted
+                .attempt("telegram", "fresh", &after.code)
+                .await
+                .unwrap(),
             PairOutcome::Paired
         );
     }

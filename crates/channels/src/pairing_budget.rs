@@ -8,12 +8,13 @@
 //! (dead for good, even after the lockout), so the guesser cannot keep working on them. An
 //! admin issues a fresh code once the lockout is over.
 //!
-//! The budget lives in the gateway's memory: a restart starts it afresh, but a restart is the
-//! operator's act, not the attacker's. The per-user lockouts stay in the store.
+//! The lockout and the revocation are in the store (written under the same lock as the count,
+//! the moment the budget is spent), so a restart within a code's lifetime neither lifts the
+//! lockout nor revives the codes. The count of recent failures lives in the gateway's memory: a
+//! restart starts it afresh, but a restart is the operator's act, not the attacker's. The
+//! per-user lockouts are in the store too.
 
 use std::collections::{HashMap, VecDeque};
-
-use crate::pairing::CODE_TTL_SECS;
 
 /// Wrong codes, from all users together, that spend a channel's budget within
 /// [`CHANNEL_FAILURE_WINDOW_SECS`].
@@ -30,75 +31,49 @@ pub const CHANNEL_FAILURE_WINDOW_SECS: i64 = 15 * 60;
 /// How long a channel whose budget is spent refuses every `/pair`, in seconds.
 pub const CHANNEL_LOCKOUT_SECS: i64 = 15 * 60;
 
-/// One channel's state.
-#[derive(Debug, Default)]
-struct ChannelState {
-    /// When each recent failure happened (at most [`MAX_CHANNEL_FAILURES`]).
-    failures: VecDeque<i64>,
-    /// The channel refuses every attempt until then.
-    locked_until: Option<i64>,
-    /// Codes issued at or before this time are revoked.
-    revoked_through: Option<i64>,
-}
-
 /// What a failure did to the budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Spent {
     /// Still within the budget.
     No,
-    /// This failure spent it: the channel is locked until then.
+    /// This failure spent it: the channel is to be locked until then. The count starts afresh
+    /// once the caller has stored the lock ([`Budgets::reset`]).
     Now(i64),
 }
 
-/// The budgets of every channel. Callers hold it under one lock with the store calls of an
-/// attempt, so two attempts cannot both take the last failure.
+/// The recent failures of every channel. Callers hold it under one lock with the store calls of
+/// an attempt, so two attempts cannot both take the last failure.
 #[derive(Debug, Default)]
 pub(crate) struct Budgets {
-    channels: HashMap<String, ChannelState>,
+    /// When each recent failure of a channel happened (at most [`MAX_CHANNEL_FAILURES`]).
+    failures: HashMap<String, VecDeque<i64>>,
 }
 
 impl Budgets {
-    /// The end of `channel`'s lockout, when it is locked at `now`.
-    pub(crate) fn locked_until(&mut self, channel: &str, now: i64) -> Option<i64> {
-        let state = self.channels.get_mut(channel)?;
-        match state.locked_until {
-            Some(until) if now < until => Some(until),
-            Some(_) => {
-                state.locked_until = None;
-                state.failures.clear();
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Whether a code of `channel` expiring at `expires_at` was revoked by a spent budget.
-    pub(crate) fn revoked(&self, channel: &str, expires_at: i64) -> bool {
-        self.channels
-            .get(channel)
-            .and_then(|s| s.revoked_through)
-            .is_some_and(|through| expires_at - CODE_TTL_SECS <= through)
-    }
-
     /// Counts one wrong code on `channel` at `now`.
     pub(crate) fn fail(&mut self, channel: &str, now: i64) -> Spent {
-        let state = self.channels.entry(channel.to_owned()).or_default();
-        while state
-            .failures
+        let failures = self.failures.entry(channel.to_owned()).or_default();
+        while failures
             .front()
             .is_some_and(|at| *at <= now - CHANNEL_FAILURE_WINDOW_SECS)
         {
-            state.failures.pop_front();
+            failures.pop_front();
         }
-        state.failures.push_back(now);
-        if state.failures.len() < MAX_CHANNEL_FAILURES {
+        failures.push_back(now);
+        // A spent budget whose lock could not be stored stays spent: the next failure tries
+        // again, and the list never grows past the budget.
+        while failures.len() > MAX_CHANNEL_FAILURES {
+            failures.pop_front();
+        }
+        if failures.len() < MAX_CHANNEL_FAILURES {
             return Spent::No;
         }
-        state.failures.clear();
-        let until = now + CHANNEL_LOCKOUT_SECS;
-        state.locked_until = Some(until);
-        state.revoked_through = Some(now);
-        Spent::Now(until)
+        Spent::Now(now + CHANNEL_LOCKOUT_SECS)
+    }
+
+    /// Starts `channel`'s count afresh (its lock is stored).
+    pub(crate) fn reset(&mut self, channel: &str) {
+        self.failures.remove(channel);
     }
 }
 
@@ -107,26 +82,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_budget_counts_a_sliding_window_and_revokes_older_codes() {
+    fn the_budget_counts_a_sliding_window() {
         let mut b = Budgets::default();
         for i in 0..MAX_CHANNEL_FAILURES - 1 {
             assert_eq!(b.fail("telegram", i64::try_from(i).unwrap_or(0)), Spent::No);
         }
         // The first failure falls out of the window: still within the budget.
         assert_eq!(b.fail("telegram", CHANNEL_FAILURE_WINDOW_SECS), Spent::No);
+        assert_eq!(b.fail("discord", CHANNEL_FAILURE_WINDOW_SECS), Spent::No);
         let now = CHANNEL_FAILURE_WINDOW_SECS;
         assert_eq!(
             b.fail("telegram", now),
             Spent::Now(now + CHANNEL_LOCKOUT_SECS)
         );
+        // Until the lock is stored, every failure spends it again.
         assert_eq!(
-            b.locked_until("telegram", now),
-            Some(now + CHANNEL_LOCKOUT_SECS)
+            b.fail("telegram", now + 1),
+            Spent::Now(now + 1 + CHANNEL_LOCKOUT_SECS)
         );
-        assert_eq!(b.locked_until("discord", now), None);
-        assert!(b.revoked("telegram", now + CODE_TTL_SECS));
-        assert!(!b.revoked("telegram", now + 1 + CODE_TTL_SECS));
-        assert!(!b.revoked("discord", now + CODE_TTL_SECS));
-        assert_eq!(b.locked_until("telegram", now + CHANNEL_LOCKOUT_SECS), None);
+        b.reset("telegram");
+        assert_eq!(b.fail("telegram", now + 2), Spent::No);
     }
 }

@@ -1,5 +1,6 @@
 //! Channel state that must outlive a process (SPEC P1, P2): pairing codes, the users they paired
-//! (allowlist additions), failed pairing attempts and lockouts.
+//! (allowlist additions), failed pairing attempts and lockouts, and a channel's own lockout once
+//! its pairing failure budget is spent (with the codes that spending revoked).
 //!
 //! The decisions live in `rampart-channels`; this file stores what they decide on and makes each
 //! change atomic: a code is consumed and its user allowlisted in one transaction, so two users
@@ -42,6 +43,15 @@ pub(crate) const MIGRATION_3: &str = "CREATE TABLE pairing_codes (
 
 /// How long a used or expired pairing code row is kept before it is pruned (seconds).
 const CODE_RETENTION_SECS: i64 = 24 * 3600;
+
+/// The `pairing_lockouts` user id that stands for the whole channel: the row of a channel whose
+/// pairing failure budget is spent.
+///
+/// # Security
+/// No user can have it: every channel's user id is checked non-empty before it reaches pairing
+/// (the validator refuses an empty id), and [`Store::record_pairing_failure`] never locks out an
+/// empty id, so no user's failures can write the channel's row.
+const WHOLE_CHANNEL: &str = "";
 
 /// One usable pairing code.
 #[derive(Clone, PartialEq, Eq)]
@@ -224,9 +234,53 @@ impl Store {
             .optional()?)
     }
 
+    /// Locks pairing on the whole of `channel` until `until` and revokes every code of it that
+    /// is still unused at `now` (marked used at `now`, by nobody: dead for good, even after the
+    /// lockout), in one transaction. Returns how many codes it revoked. Called when the
+    /// channel's pairing failure budget is spent, so a restart neither lifts the lockout nor
+    /// revives the codes.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn lock_channel_pairing(
+        &self,
+        channel: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let revoked = tx.execute(
+            "UPDATE pairing_codes SET used_at = ?2, used_by = NULL \
+             WHERE channel = ?1 AND used_at IS NULL AND created_at <= ?2",
+            params![channel, now],
+        )?;
+        tx.execute(
+            "INSERT INTO pairing_lockouts (channel, user_id, locked_until) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (channel, user_id) DO UPDATE SET locked_until = excluded.locked_until",
+            params![channel, WHOLE_CHANNEL, until],
+        )?;
+        tx.commit()?;
+        Ok(revoked)
+    }
+
+    /// Until when pairing on the whole of `channel` is locked (its failure budget spent), if it
+    /// is at `now`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn channel_pairing_locked_until(
+        &self,
+        channel: &str,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.pairing_locked_until(channel, WHOLE_CHANNEL, now)
+    }
+
     /// Records a failed pairing attempt at `now`. When it makes `max_failures` inside the last
     /// `window_secs`, the user is locked out until `now + lockout_secs` and their failures are
-    /// cleared (so the count starts again after the lockout).
+    /// cleared (so the count starts again after the lockout). An empty `user_id` is counted but
+    /// never locked out (its lockout row would be the whole channel's).
     ///
     /// # Errors
     /// SQLite errors.
@@ -260,7 +314,7 @@ impl Store {
             |r| r.get(0),
         )?;
         let count = u32::try_from(count).unwrap_or(u32::MAX);
-        let outcome = if count >= max_failures {
+        let outcome = if count >= max_failures && user_id != WHOLE_CHANNEL {
             let until = now + lockout_secs;
             tx.execute(
                 "INSERT INTO pairing_lockouts (channel, user_id, locked_until) VALUES (?1, ?2, ?3) \
@@ -373,5 +427,62 @@ mod tests {
                 .unwrap(),
             PairingFailure::Counted(1)
         );
+    }
+
+    #[test]
+    fn a_locked_channel_revokes_its_codes_for_good_and_the_lock_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rampart.db");
+        let s = Store::open(&path).unwrap();
+        assert!(s.insert_pairing_code("t", "000001", 100, 400, 8).unwrap());
+        assert!(s.insert_pairing_code("t", "000002", 150, 450, 8).unwrap());
+        assert!(s.insert_pairing_code("d", "000003", 150, 450, 8).unwrap());
+        let used = s.active_pairing_codes("t", 160, 8).unwrap()[0].id;
+        assert!(s.consume_pairing_code(used, "t", "42", 160).unwrap());
+        assert_eq!(s.channel_pairing_locked_until("t", 200).unwrap(), None);
+
+        assert_eq!(s.lock_channel_pairing("t", 200, 1100).unwrap(), 1);
+        // A code issued after the moment of spending is not revoked (it is refused while the
+        // channel is locked, by the lock).
+        assert!(s.insert_pairing_code("t", "000004", 201, 501, 8).unwrap());
+        drop(s);
+
+        // A restart: the lock and the revocation are in the file.
+        let s = Store::open(&path).unwrap();
+        assert_eq!(
+            s.channel_pairing_locked_until("t", 1099).unwrap(),
+            Some(1100)
+        );
+        assert_eq!(s.channel_pairing_locked_until("d", 1099).unwrap(), None);
+        let live: Vec<String> = s
+            .active_pairing_codes("t", 300, 8)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.code)
+            .collect();
+        assert_eq!(
+            live,
+            ["000004"],
+            "the revoked code is gone, the later one lives"
+        );
+        assert_eq!(s.active_pairing_codes("d", 300, 8).unwrap().len(), 1);
+        // The user the consumed code paired stays paired.
+        assert!(s.channel_user_paired("t", "42").unwrap());
+        // The lock ends; the revoked code stays dead.
+        assert_eq!(s.channel_pairing_locked_until("t", 1100).unwrap(), None);
+        assert!(s.active_pairing_codes("t", 1100, 8).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_empty_user_id_cannot_write_the_channels_lock() {
+        let s = Store::open_in_memory().unwrap();
+        for i in 0..10 {
+            assert!(matches!(
+                s.record_pairing_failure("t", WHOLE_CHANNEL, 100 + i, 900, 5, 900)
+                    .unwrap(),
+                PairingFailure::Counted(_)
+            ));
+        }
+        assert_eq!(s.channel_pairing_locked_until("t", 200).unwrap(), None);
     }
 }
