@@ -8,54 +8,26 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Gateway, TestHome, http, make_home, send};
-use rampart_testkit::{FakeLlm, FakeReply, FakeTelegram, TgUser};
-use serde_json::Value;
+use common::channels::{
+    ChannelGateway, ask, assert_nothing_was_sent, audit, connect, say, telegram_config,
+};
+use common::{Gateway, TestHome, http, send, write_config};
+use rampart_testkit::{FakeReply, FakeTelegram, TgUser};
 
-const TOKEN: &str = "123456789:AAF-reload-test-token-not-real-0123";
 const WAIT: Duration = Duration::from_secs(20);
 const FRIEND: i64 = 1001;
 const STRANGER: i64 = 2002;
 
-/// Rewrites config.toml the way `make_home` writes it, with `extra` in place of its extra text.
-fn write_config(home: &Path, llm_base: &str, extra: &str) {
-    std::fs::write(
-        home.join("config.toml"),
-        format!(
-            "api_key = \"vault:api_key\"\napi_listen = \"127.0.0.1:0\"\n{extra}\n\
-             [providers.default]\nkind = \"openai\"\nbase_url = \"{llm_base}\"\n"
-        ),
-    )
-    .unwrap();
-}
-
 fn telegram(tg: &FakeTelegram, enabled: bool, allowed: &[i64]) -> String {
     let allowed: Vec<String> = allowed.iter().map(|id| format!("\"{id}\"")).collect();
-    format!(
-        "[channels.telegram]\nenabled = {enabled}\nbot_token = \"env:RAMPART_TEST_TG_TOKEN\"\n\
-         api_base_url = \"{}\"\nallowed_users = [{}]\n",
-        tg.base_url(),
-        allowed.join(", ")
+    telegram_config(
+        tg,
+        enabled,
+        &format!("allowed_users = [{}]", allowed.join(", ")),
     )
-}
-
-fn start_with_token(home: &TestHome, token: &str) -> Gateway {
-    common::start_with_env(home.path(), &[("RAMPART_TEST_TG_TOKEN", token)])
-}
-
-async fn audit(gw: &Gateway, home: &TestHome, event: &str) -> Vec<Value> {
-    let (s, _, v) = send(
-        http()
-            .get(gw.url(&format!("/api/audit?event={event}&limit=200")))
-            .bearer_auth(&home.key),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    v["entries"].as_array().cloned().unwrap_or_default()
 }
 
 /// Sends SIGHUP and waits (at most 20 s) for the `config_change` entry it makes; returns its
@@ -106,10 +78,11 @@ async fn stranger_then_friend(tg: &FakeTelegram, text: &str, friend_replies: usi
 
 #[tokio::test]
 async fn an_allowlist_edited_in_the_config_applies_at_sighup_and_at_the_reload_route() {
-    let llm = FakeLlm::start((0..8).map(|_| FakeReply::text("answered")).collect()).await;
-    let tg = FakeTelegram::start(TOKEN).await;
-    let home = make_home(&llm.base_url(), &telegram(&tg, true, &[FRIEND]));
-    let gw = start_with_token(&home, TOKEN);
+    let ChannelGateway { llm, tg, home, gw } = ChannelGateway::start(
+        (0..8).map(|_| FakeReply::text("answered")).collect(),
+        |tg| telegram(tg, true, &[FRIEND]),
+    )
+    .await;
 
     // A stranger is refused.
     stranger_then_friend(&tg, "hello?", 1).await;
@@ -161,10 +134,11 @@ async fn an_allowlist_edited_in_the_config_applies_at_sighup_and_at_the_reload_r
 
 #[tokio::test]
 async fn a_channel_enabled_or_disabled_by_a_reload_starts_or_stops() {
-    let llm = FakeLlm::start((0..4).map(|_| FakeReply::text("answered")).collect()).await;
-    let tg = FakeTelegram::start(TOKEN).await;
-    let home = make_home(&llm.base_url(), &telegram(&tg, false, &[FRIEND]));
-    let gw = start_with_token(&home, TOKEN);
+    let ChannelGateway { llm, tg, home, gw } = ChannelGateway::start(
+        (0..4).map(|_| FakeReply::text("answered")).collect(),
+        |tg| telegram(tg, false, &[FRIEND]),
+    )
+    .await;
     let pair = async || {
         send(
             http()
@@ -203,10 +177,11 @@ async fn a_channel_enabled_or_disabled_by_a_reload_starts_or_stops() {
 
 #[tokio::test]
 async fn a_bad_bot_token_enabled_by_a_reload_does_not_take_the_gateway_down() {
-    let llm = FakeLlm::start(vec![]).await;
-    let tg = FakeTelegram::start(TOKEN).await;
-    let home = make_home(&llm.base_url(), &telegram(&tg, false, &[FRIEND]));
-    let gw = start_with_token(&home, "999:not-the-token-the-server-knows-00");
+    let ChannelGateway { llm, tg, home, gw } =
+        ChannelGateway::start_with_token(vec![], "999:not-the-token-the-server-knows-00", |tg| {
+            telegram(tg, false, &[FRIEND])
+        })
+        .await;
 
     write_config(
         home.path(),
@@ -238,68 +213,20 @@ async fn a_bad_bot_token_enabled_by_a_reload_does_not_take_the_gateway_down() {
     assert!(!log.contains("not-the-token"), "no token in the log");
 }
 
-type WsStream =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Sends `text` as a chat message; returns the next frame that is not a delta.
-async fn ask(socket: &mut WsStream, text: &str) -> Value {
-    use futures_util::SinkExt as _;
-    use tokio_tungstenite::tungstenite::Message;
-
-    let frame = serde_json::json!({"type": "message", "text": text}).to_string();
-    socket.send(Message::Text(frame.into())).await.unwrap();
-    next(socket).await
-}
-
-/// The next frame that is not a delta (or a ping).
-async fn next(socket: &mut WsStream) -> Value {
-    use futures_util::StreamExt as _;
-    use tokio_tungstenite::tungstenite::Message;
-
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(30), socket.next())
-            .await
-            .expect("a frame within 30 s")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = m {
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if v["type"] != "delta" {
-                return v;
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_webchat_allowlist_and_rate_follow_a_reload() {
-    use futures_util::SinkExt as _;
-    use tokio_tungstenite::tungstenite::Message;
-
-    let llm = FakeLlm::start((0..8).map(|_| FakeReply::text("answered")).collect()).await;
     let base = "api_require_auth_local = false\n";
-    let home = make_home(
-        &llm.base_url(),
-        &format!("{base}[channels.webchat]\nrate_limit_per_user = 1\n"),
-    );
-    let gw = start_with_token(&home, TOKEN);
-    let url = format!("ws://{}/api/agents/assistant/ws", gw.addr);
-    let (mut local, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .unwrap();
-    let (mut owner, _) = tokio_tungstenite::connect_async(format!("{url}?token={}", home.key))
-        .await
-        .unwrap();
+    let ChannelGateway { llm, home, gw, .. } = ChannelGateway::start(
+        (0..8).map(|_| FakeReply::text("answered")).collect(),
+        |_| format!("{base}[channels.webchat]\nrate_limit_per_user = 1\n"),
+    )
+    .await;
+    let mut local = connect(&gw, None).await;
+    let mut owner = connect(&gw, Some(&home.key)).await;
     // `local` is not on the webchat allowlist: nothing comes back (the malformed message that
     // follows is answered first), and no model runs.
-    for frame in [
-        serde_json::json!({"type": "message", "text": "hi"}).to_string(),
-        r#"{"type":"bogus"}"#.to_owned(),
-    ] {
-        local.send(Message::Text(frame.into())).await.unwrap();
-    }
-    let v = next(&mut local).await;
-    assert_eq!(v["error"]["code"], "invalid_input", "{v}");
+    say(&mut local, "hi").await;
+    assert_nothing_was_sent(&mut local).await;
     assert!(llm.requests().is_empty());
     assert_eq!(ask(&mut owner, "one").await["reply"], "answered");
     assert_eq!(
@@ -349,13 +276,8 @@ async fn the_webchat_allowlist_and_rate_follow_a_reload() {
     );
     reload(&gw, &home).await;
     let calls = llm.requests().len();
-    for frame in [
-        serde_json::json!({"type": "message", "text": "still?"}).to_string(),
-        r#"{"type":"bogus"}"#.to_owned(),
-    ] {
-        local.send(Message::Text(frame.into())).await.unwrap();
-    }
-    assert_eq!(next(&mut local).await["error"]["code"], "invalid_input");
+    say(&mut local, "still?").await;
+    assert_nothing_was_sent(&mut local).await;
     assert_eq!(llm.requests().len(), calls);
     gw.stop();
 }

@@ -8,11 +8,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Gateway, TestHome, http, make_home, rampart, send};
-use rampart_testkit::{FAKE_BOT_USERNAME, FakeLlm, FakeReply, FakeTelegram, TgUser};
+use common::channels::{ChannelGateway, TG_TOKEN, audit, start_with_token, telegram_config};
+use common::{TestHome, http, make_home, point_cli_at, rampart, run_ok, send};
+use rampart_testkit::{FAKE_BOT_USERNAME, FakeReply, FakeTelegram, TgUser};
 use serde_json::Value;
 
-const TOKEN: &str = "123456789:AAF-test-telegram-token-not-real-0123";
 const WAIT: Duration = Duration::from_secs(20);
 const GROUP: i64 = -100_555;
 
@@ -21,28 +21,9 @@ const PAIRED: &str = "Paired: you can talk to the agent now.";
 const REFUSED: &str = "That pairing code is not valid.";
 const LOCKED: &str = "Too many wrong pairing codes: try again later.";
 
+/// The Telegram channel enabled at `tg`, with `extra` lines.
 fn channel_config(tg: &FakeTelegram, extra: &str) -> String {
-    format!(
-        "[channels.telegram]\nenabled = true\nbot_token = \"env:RAMPART_TEST_TG_TOKEN\"\n\
-         api_base_url = \"{}\"\n{extra}\n",
-        tg.base_url()
-    )
-}
-
-fn start_with_token(home: &TestHome) -> Gateway {
-    // The token reaches the gateway only through its environment (`bot_token = "env:…"`).
-    common::start_with_env(home.path(), &[("RAMPART_TEST_TG_TOKEN", TOKEN)])
-}
-
-async fn audit(gw: &Gateway, home: &TestHome, event: &str) -> Vec<Value> {
-    let (s, _, v) = send(
-        http()
-            .get(gw.url(&format!("/api/audit?event={event}&limit=200")))
-            .bearer_auth(&home.key),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    v["entries"].as_array().cloned().unwrap_or_default()
+    telegram_config(tg, true, extra)
 }
 
 fn log_text(home: &TestHome) -> String {
@@ -51,15 +32,13 @@ fn log_text(home: &TestHome) -> String {
 
 #[tokio::test]
 async fn strangers_get_no_reply_and_no_model_call_in_dms_and_groups() {
-    let llm = FakeLlm::start(vec![FakeReply::text("hello, friend")]).await;
-    let tg = FakeTelegram::start(TOKEN).await;
-    // The first polls fail: the adapter backs off and recovers.
-    tg.fail_polls(2);
-    let home = make_home(
-        &llm.base_url(),
-        &channel_config(&tg, "allowed_users = [\"1001\"]"),
-    );
-    let gw = start_with_token(&home);
+    let ChannelGateway { llm, tg, home, gw } =
+        ChannelGateway::start(vec![FakeReply::text("hello, friend")], |tg| {
+            // The first polls fail: the adapter backs off and recovers.
+            tg.fail_polls(2);
+            channel_config(tg, "allowed_users = [\"1001\"]")
+        })
+        .await;
 
     let stranger = TgUser::new(2002, "Totally Alice");
     let friend = TgUser::new(1001, "Alice");
@@ -112,36 +91,27 @@ async fn strangers_get_no_reply_and_no_model_call_in_dms_and_groups() {
     let log = log_text(&home);
     assert!(log.contains("channel started"), "{log}");
     assert!(
-        !log.contains(TOKEN) && !log.contains("AAF-test-telegram"),
+        !log.contains(TG_TOKEN) && !log.contains("AAF-test-telegram"),
         "{log}"
     );
 }
 
 #[tokio::test]
 async fn pairing_codes_work_once_and_guessing_locks_out() {
-    let llm = FakeLlm::start(vec![FakeReply::text("you are paired")]).await;
-    let tg = FakeTelegram::start(TOKEN).await;
-    let home = make_home(&llm.base_url(), &channel_config(&tg, ""));
-    let gw = start_with_token(&home);
+    let ChannelGateway { llm, tg, home, gw } =
+        ChannelGateway::start(vec![FakeReply::text("you are paired")], |tg| {
+            channel_config(tg, "")
+        })
+        .await;
 
-    // The CLI finds the gateway at api_listen: point it at the port the gateway took.
-    let config = home.path().join("config.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "api_listen = \"127.0.0.1:0\"",
-        &format!("api_listen = \"{}\"", gw.addr),
-    );
-    std::fs::write(&config, text).unwrap();
-    let out = rampart(home.path())
-        .env("RAMPART_LOG", "error")
-        .args(["pair", "telegram"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let code = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    point_cli_at(home.path(), &gw);
+    let code = run_ok(
+        rampart(home.path())
+            .env("RAMPART_LOG", "error")
+            .args(["pair", "telegram"]),
+    )
+    .trim()
+    .to_owned();
     assert_eq!(code.len(), 6, "{code}");
     assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
@@ -234,7 +204,7 @@ async fn pairing_codes_work_once_and_guessing_locks_out() {
     );
 
     // The pairing survives a restart (it is in SQLite).
-    let gw = start_with_token(&home);
+    let gw = start_with_token(&home, TG_TOKEN);
     tg.dm(&friend, "still there?");
     assert!(tg.wait_until(WAIT, |t| t.sent_to(4004).len() == 3).await);
     gw.stop();
@@ -242,16 +212,14 @@ async fn pairing_codes_work_once_and_guessing_locks_out() {
 
 #[tokio::test]
 async fn the_per_user_limit_holds_when_the_user_renames_themself() {
-    let llm = FakeLlm::start(vec![FakeReply::text("ok")]).await;
-    let tg = FakeTelegram::start(TOKEN).await;
-    let home = make_home(
-        &llm.base_url(),
-        &channel_config(
-            &tg,
-            "allowed_users = [\"6006\", \"7007\"]\nrate_limit_per_user = 3",
-        ),
-    );
-    let gw = start_with_token(&home);
+    let ChannelGateway { llm, tg, home, gw } =
+        ChannelGateway::start(vec![FakeReply::text("ok")], |tg| {
+            channel_config(
+                tg,
+                "allowed_users = [\"6006\", \"7007\"]\nrate_limit_per_user = 3",
+            )
+        })
+        .await;
     for i in 0..6 {
         // Same verified id, a new display name each time.
         let flooder = TgUser::new(6006, &format!("Someone else #{i}"));
@@ -277,13 +245,11 @@ async fn the_per_user_limit_holds_when_the_user_renames_themself() {
 #[tokio::test]
 async fn long_replies_are_split_at_telegrams_limit_and_injections_are_refused() {
     let long = "é".repeat(5000);
-    let llm = FakeLlm::start(vec![FakeReply::Text(long.clone())]).await;
-    let tg = FakeTelegram::start(TOKEN).await;
-    let home = make_home(
-        &llm.base_url(),
-        &channel_config(&tg, "allowed_users = [\"8008\"]"),
-    );
-    let gw = start_with_token(&home);
+    let ChannelGateway { llm, tg, home, gw } =
+        ChannelGateway::start(vec![FakeReply::Text(long.clone())], |tg| {
+            channel_config(tg, "allowed_users = [\"8008\"]")
+        })
+        .await;
     let user = TgUser::new(8008, "Reader");
     tg.dm(
         &user,
@@ -323,17 +289,15 @@ fn enabled_without_a_token_refuses_to_start() {
 
 #[tokio::test]
 async fn a_users_channel_binding_allowlists_them_only_while_enabled() {
-    let llm = FakeLlm::start(vec![FakeReply::text("hello, alice")]).await;
-    let tg = FakeTelegram::start(TOKEN).await;
-    let users = "[[users]]\nname = \"alice\"\nrole = \"user\"\n\
+    let ChannelGateway { llm, tg, home, gw } =
+        ChannelGateway::start(vec![FakeReply::text("hello, alice")], |tg| {
+            let users = "[[users]]\nname = \"alice\"\nrole = \"user\"\n\
                  channel_bindings = { telegram = \"6006\" }\n\n\
                  [[users]]\nname = \"bob\"\nrole = \"user\"\nenabled = false\n\
                  channel_bindings = { telegram = \"7007\" }\n";
-    let home = make_home(
-        &llm.base_url(),
-        &format!("{}\n{users}", channel_config(&tg, "")),
-    );
-    let gw = start_with_token(&home);
+            format!("{}\n{users}", channel_config(tg, ""))
+        })
+        .await;
 
     // Bob is bound but disabled: dropped like a stranger, and no model call.
     tg.dm(&TgUser::new(7007, "Bob"), "hi, it's bob");
@@ -353,10 +317,11 @@ async fn a_users_channel_binding_allowlists_them_only_while_enabled() {
 
 #[tokio::test]
 async fn many_accounts_under_their_own_limit_spend_the_channel_pairing_budget() {
-    let llm = FakeLlm::start(vec![FakeReply::text("should not run")]).await;
-    let tg = FakeTelegram::start(TOKEN).await;
-    let home = make_home(&llm.base_url(), &channel_config(&tg, ""));
-    let gw = start_with_token(&home);
+    let ChannelGateway { llm, tg, home, gw } =
+        ChannelGateway::start(vec![FakeReply::text("should not run")], |tg| {
+            channel_config(tg, "")
+        })
+        .await;
     let (s, _, v) = send(
         http()
             .post(gw.url("/api/channels/telegram/pairing-codes"))

@@ -6,17 +6,10 @@
 
 mod common;
 
-use std::time::Duration;
-
 use argon2::PasswordHasher as _;
-use common::{Gateway, TestHome, http, make_home, send, start};
-use futures_util::{SinkExt as _, StreamExt as _};
-use rampart_testkit::{FakeLlm, FakeReply};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-
-type WsStream =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use common::channels::{ChannelGateway, assert_nothing_was_sent, audit, connect, next_frame, say};
+use common::{http, send};
+use rampart_testkit::FakeReply;
 
 const UMA_KEY: &str = "webchat-uma-key-0123456789abcdef";
 
@@ -34,79 +27,15 @@ fn uma() -> String {
     )
 }
 
-async fn connect(gw: &Gateway, key: Option<&str>) -> WsStream {
-    let mut url = format!("ws://{}/api/agents/assistant/ws", gw.addr);
-    if let Some(k) = key {
-        url.push_str(&format!("?token={k}"));
-    }
-    tokio_tungstenite::connect_async(url).await.unwrap().0
-}
-
-async fn say(socket: &mut WsStream, text: &str) {
-    socket
-        .send(Message::Text(
-            json!({"type": "message", "text": text}).to_string().into(),
-        ))
-        .await
-        .unwrap();
-}
-
-/// The next frame that is not a delta (or a ping).
-async fn next_frame(socket: &mut WsStream) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
-            .await
-            .expect("a frame within 30 s")
-            .unwrap()
-            .unwrap();
-        match frame {
-            Message::Text(t) => {
-                let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                if v["type"] != "delta" {
-                    return v;
-                }
-            }
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
-
-/// Proves the socket sent nothing since the last frame read: a malformed message always gets an
-/// `invalid_input` error, and frames arrive in order, so that error must be the next frame.
-async fn assert_nothing_was_sent(socket: &mut WsStream) {
-    socket
-        .send(Message::Text(r#"{"type":"bogus"}"#.into()))
-        .await
-        .unwrap();
-    let v = next_frame(socket).await;
-    assert_eq!(
-        v["error"]["code"], "invalid_input",
-        "a reply came first: {v}"
-    );
-}
-
-async fn audit(gw: &Gateway, home: &TestHome, event: &str) -> Vec<Value> {
-    let (s, _, v) = send(
-        http()
-            .get(gw.url(&format!("/api/audit?event={event}&limit=200")))
-            .bearer_auth(&home.key),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    v["entries"].as_array().cloned().unwrap_or_default()
-}
-
 #[tokio::test]
 async fn a_principal_off_the_webchat_allowlist_gets_no_reply_and_no_model_call() {
-    let llm = FakeLlm::start(vec![FakeReply::text("hello, uma")]).await;
     // The loopback bypass is on, so a local process is the principal `local`: authenticated, an
     // owner by role, but not a person the config names, so not on the webchat allowlist.
-    let home = make_home(
-        &llm.base_url(),
-        &format!("api_require_auth_local = false\n{}", uma()),
-    );
-    let gw = start(home.path());
+    let ChannelGateway { llm, home, gw, .. } =
+        ChannelGateway::start(vec![FakeReply::text("hello, uma")], |_| {
+            format!("api_require_auth_local = false\n{}", uma())
+        })
+        .await;
 
     let mut local = connect(&gw, None).await;
     say(&mut local, "hello, what can you do?").await;
@@ -137,12 +66,11 @@ async fn a_principal_off_the_webchat_allowlist_gets_no_reply_and_no_model_call()
 
 #[tokio::test]
 async fn the_shared_per_user_limit_holds_for_webchat_across_sockets() {
-    let llm = FakeLlm::start((0..4).map(|_| FakeReply::text("ok")).collect()).await;
-    let home = make_home(
-        &llm.base_url(),
-        &format!("[channels.webchat]\nrate_limit_per_user = 2\n{}", uma()),
-    );
-    let gw = start(home.path());
+    let ChannelGateway { llm, home, gw, .. } =
+        ChannelGateway::start((0..4).map(|_| FakeReply::text("ok")).collect(), |_| {
+            format!("[channels.webchat]\nrate_limit_per_user = 2\n{}", uma())
+        })
+        .await;
 
     let mut a = connect(&gw, Some(UMA_KEY)).await;
     for _ in 0..2 {
@@ -179,9 +107,8 @@ async fn the_shared_per_user_limit_holds_for_webchat_across_sockets() {
 
 #[tokio::test]
 async fn a_prompt_injection_over_webchat_is_refused_by_the_shared_input_defense() {
-    let llm = FakeLlm::start(vec![FakeReply::text("fine")]).await;
-    let home = make_home(&llm.base_url(), &uma());
-    let gw = start(home.path());
+    let ChannelGateway { llm, home, gw, .. } =
+        ChannelGateway::start(vec![FakeReply::text("fine")], |_| uma()).await;
 
     let mut socket = connect(&gw, Some(UMA_KEY)).await;
     say(
@@ -211,9 +138,11 @@ async fn a_prompt_injection_over_webchat_is_refused_by_the_shared_input_defense(
 
 #[tokio::test]
 async fn a_principal_off_the_webchat_allowlist_pairs_with_a_code_like_on_telegram() {
-    let llm = FakeLlm::start(vec![FakeReply::text("welcome")]).await;
-    let home = make_home(&llm.base_url(), "api_require_auth_local = false\n");
-    let gw = start(home.path());
+    let ChannelGateway { llm, home, gw, .. } =
+        ChannelGateway::start(vec![FakeReply::text("welcome")], |_| {
+            "api_require_auth_local = false\n".to_owned()
+        })
+        .await;
     let mut local = connect(&gw, None).await;
 
     // A guess is refused (and is a pairing attempt, audited), then an admin's code pairs.

@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod channels;
+
 pub const PASS: &str = "integration test passphrase";
 
 /// A running `rampart start`, killed on drop.
@@ -64,6 +66,17 @@ pub fn rampart(home: &Path) -> Command {
     cmd
 }
 
+/// Runs `cmd`, asserts it succeeded (showing its stderr if not) and returns its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A home made by `rampart init` (a vault holding the API key and the audit key), its config
 /// then pointed at the fake LLM, and one agent, `assistant`, allowed `clock`.
 pub struct TestHome {
@@ -79,17 +92,11 @@ impl TestHome {
 
 pub fn make_home(llm_base: &str, extra_config: &str) -> TestHome {
     let dir = tempfile::tempdir().unwrap();
-    let out = rampart(dir.path())
-        .args(["init", "--non-interactive"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = run_ok(
+        rampart(dir.path())
+            .args(["init", "--non-interactive"])
+            .stdin(Stdio::null()),
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
     let key = stdout
         .lines()
         .skip_while(|l| !l.starts_with("API key"))
@@ -97,14 +104,7 @@ pub fn make_home(llm_base: &str, extra_config: &str) -> TestHome {
         .unwrap()
         .trim()
         .to_owned();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "api_key = \"vault:api_key\"\napi_listen = \"127.0.0.1:0\"\n{extra_config}\n\
-             [providers.default]\nkind = \"openai\"\nbase_url = \"{llm_base}\"\n"
-        ),
-    )
-    .unwrap();
+    write_config(dir.path(), llm_base, extra_config);
     std::fs::write(
         dir.path()
             .join("agents")
@@ -115,6 +115,29 @@ pub fn make_home(llm_base: &str, extra_config: &str) -> TestHome {
     )
     .unwrap();
     TestHome { dir, key }
+}
+
+/// Writes the config.toml of `home` as [`make_home`] does: the API key from the vault, a free
+/// loopback port, `extra_config`, and the provider `default` at `llm_base`.
+pub fn write_config(home: &Path, llm_base: &str, extra_config: &str) {
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "api_key = \"vault:api_key\"\napi_listen = \"127.0.0.1:0\"\n{extra_config}\n\
+             [providers.default]\nkind = \"openai\"\nbase_url = \"{llm_base}\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// Points the CLI of `home` at `gw` (it finds the gateway at `api_listen`: the port it took).
+pub fn point_cli_at(home: &Path, gw: &Gateway) {
+    let config = home.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "api_listen = \"127.0.0.1:0\"",
+        &format!("api_listen = \"{}\"", gw.addr),
+    );
+    std::fs::write(&config, text).unwrap();
 }
 
 /// Starts `rampart start` and waits for its `listening on http://ADDR` line.
