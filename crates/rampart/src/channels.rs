@@ -9,8 +9,10 @@
 //! On a reload (`POST /api/config/reload`, SIGHUP) [`Channels::reload`] applies every channel's
 //! `allowlist`, `allowed_users`, `rate_limit_per_user`, `default_agent` and the `[[users]]`
 //! `channel_bindings` (and, for webchat, the enabled users) from the next message on, and starts
-//! or stops Telegram when `enabled` (or `api_base_url`) changed. The bot token is the one
-//! resolved at start: a new token needs a restart.
+//! or stops Telegram when `enabled` (or `api_base_url`) changed. A restarted Telegram adapter
+//! keeps the channel's shared path (so the per-user rate budgets users spent still hold) and
+//! resumes polling from the old adapter's offset (so what was answered is not answered again).
+//! The bot token is the one resolved at start: a new token needs a restart.
 
 use std::sync::{Arc, Mutex};
 
@@ -35,11 +37,37 @@ pub(crate) const TELEGRAM_TOKEN_SETTING: Setting<'static> = Setting {
 /// allowlist like an enabled `[[users]]` entry.
 const GATEWAY_KEY_PRINCIPAL: &str = "api_key";
 
-/// A running Telegram adapter.
+/// The Telegram adapter, as the start-up and the reloads leave it.
+#[derive(Default)]
+struct Telegram {
+    /// The shared path, kept while the adapter is stopped: a reload that restarts (or stops and
+    /// later starts) Telegram hands the new adapter this one, with the settings applied, so the
+    /// per-user rate budgets users have spent are not a restart away from fresh.
+    inbound: Option<Arc<Inbound>>,
+    /// The adapter, while enabled.
+    running: Option<Running>,
+    /// Where the last stopped adapter would have polled next: the next one resumes from there,
+    /// so the Bot API does not hand it again what was already answered.
+    offset: i64,
+}
+
+/// An enabled Telegram adapter.
 struct Running {
-    inbound: Arc<Inbound>,
+    channel: Arc<TelegramChannel>,
     api_base_url: String,
+    /// Its runner, once started.
     task: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the runner; returns the offset a successor resumes from. A poll the runner was in
+    /// the middle of is dropped unanswered, so a successor is handed its updates again.
+    fn stop(self) -> i64 {
+        if let Some(task) = self.task {
+            task.abort();
+        }
+        self.channel.next_offset()
+    }
 }
 
 /// The chat channels of one gateway. Shared by the start-up, the reload hook and the shutdown.
@@ -47,30 +75,26 @@ pub(crate) struct Channels {
     desk: Arc<ChannelDesk>,
     deps: InboundDeps,
     telegram_token: Option<SecretString>,
-    /// The Telegram runner, when enabled (its task is spawned by [`Channels::start`]).
-    telegram: Mutex<Option<Running>>,
+    /// The Telegram adapter (its runner is spawned by [`Channels::start`] or a reload).
+    telegram: Mutex<Telegram>,
 }
 
 impl Channels {
     /// Starts the runners of the channels enabled at start (needs the tokio runtime).
     pub(crate) fn start(&self) {
-        let mut slot = self.lock();
-        if let Some(running) = slot.as_mut()
+        let mut tg = self.lock();
+        let inbound = tg.inbound.clone();
+        if let (Some(running), Some(inbound)) = (tg.running.as_mut(), inbound)
             && running.task.is_none()
         {
-            match TelegramChannel::new(&running.api_base_url, self.token_or_empty()) {
-                Ok(channel) => running.task = Some(spawn(channel, running.inbound.clone())),
-                Err(e) => tracing::error!(error = %e, "[channels.telegram] could not start"),
-            }
+            running.task = Some(spawn(running.channel.clone(), inbound));
         }
     }
 
     /// Stops every runner (shutdown).
     pub(crate) fn stop(&self) {
-        if let Some(running) = self.lock().take()
-            && let Some(task) = running.task
-        {
-            task.abort();
+        if let Some(running) = self.lock().running.take() {
+            running.stop();
         }
     }
 
@@ -91,24 +115,26 @@ impl Channels {
 
     fn reload_telegram(&self, tg: Option<&TelegramConfig>, config: &Config) -> Option<String> {
         let wanted = tg.filter(|t| t.enabled);
-        let mut slot = self.lock();
-        match (slot.as_ref(), wanted) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        match (state.running.as_ref(), wanted) {
             (None, None) => None,
             (Some(_), None) => {
-                if let Some(task) = slot.take().and_then(|r| r.task) {
-                    task.abort();
+                if let Some(running) = state.running.take() {
+                    state.offset = running.stop();
                 }
                 self.desk.remove("telegram");
                 tracing::info!("[channels.telegram] stopped by a reload");
                 Some("stopped".to_owned())
             }
-            (Some(running), Some(tg)) if running.api_base_url == tg.api_base_url => running
-                .inbound
-                .apply(with_bindings(config, "telegram", &tg.access)),
+            (Some(running), Some(tg)) if running.api_base_url == tg.api_base_url => {
+                let inbound = state.inbound.as_ref()?;
+                inbound.apply(with_bindings(config, "telegram", &tg.access))
+            }
             (_, Some(tg)) => {
-                let restart = slot.is_some();
-                if let Some(task) = slot.take().and_then(|r| r.task) {
-                    task.abort();
+                let restart = state.running.is_some();
+                if let Some(running) = state.running.take() {
+                    state.offset = running.stop();
                 }
                 self.desk.remove("telegram");
                 let Some(token) = self.telegram_token.clone() else {
@@ -119,23 +145,29 @@ impl Channels {
                     return Some("not started: no bot token was available at start".to_owned());
                 };
                 let channel = match TelegramChannel::new(&tg.api_base_url, token) {
-                    Ok(c) => c,
+                    Ok(c) => Arc::new(c.resume_from(state.offset)),
                     Err(e) => {
                         tracing::error!(error = %e, "[channels.telegram] could not start");
                         return Some("not started: the adapter could not be built".to_owned());
                     }
                 };
-                let inbound = Arc::new(Inbound::new(
-                    "telegram",
-                    with_bindings(config, "telegram", &tg.access),
-                    self.deps.clone(),
-                ));
+                let access = with_bindings(config, "telegram", &tg.access);
+                let inbound = match &state.inbound {
+                    Some(inbound) => {
+                        inbound.apply(access);
+                        inbound.clone()
+                    }
+                    None => {
+                        let inbound = Arc::new(Inbound::new("telegram", access, self.deps.clone()));
+                        state.inbound = Some(inbound.clone());
+                        inbound
+                    }
+                };
                 self.desk.insert(inbound.clone());
-                let task = spawn(channel, inbound.clone());
-                *slot = Some(Running {
-                    inbound,
+                state.running = Some(Running {
+                    task: Some(spawn(channel.clone(), inbound)),
+                    channel,
                     api_base_url: tg.api_base_url.clone(),
-                    task: Some(task),
                 });
                 tracing::info!("[channels.telegram] started by a reload");
                 Some(if restart { "restarted" } else { "started" }.to_owned())
@@ -143,22 +175,16 @@ impl Channels {
         }
     }
 
-    fn token_or_empty(&self) -> SecretString {
-        self.telegram_token
-            .clone()
-            .unwrap_or_else(|| SecretString::from(String::new()))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Telegram> {
         self.telegram
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-fn spawn(channel: TelegramChannel, inbound: Arc<Inbound>) -> JoinHandle<()> {
+fn spawn(channel: Arc<TelegramChannel>, inbound: Arc<Inbound>) -> JoinHandle<()> {
     tokio::spawn(rampart_channels::runner::run(
-        Arc::new(channel),
+        channel,
         inbound,
         Arc::new(OsRandom::new()),
     ))
@@ -219,10 +245,10 @@ pub(crate) fn prepare(
         webchat_access(config),
         deps.clone(),
     )));
-    let mut telegram = None;
+    let mut telegram = Telegram::default();
     if let Some(tg) = config.channels.telegram.as_ref().filter(|t| t.enabled) {
-        // Checked now so a bad URL refuses start-up; the runner builds its own at start.
-        TelegramChannel::new(
+        // Built now so a bad URL refuses start-up; its runner starts with `Channels::start`.
+        let channel = TelegramChannel::new(
             &tg.api_base_url,
             telegram_token
                 .clone()
@@ -241,11 +267,15 @@ pub(crate) fn prepare(
             deps.clone(),
         ));
         desk.insert(inbound.clone());
-        telegram = Some(Running {
-            inbound,
-            api_base_url: tg.api_base_url.clone(),
-            task: None,
-        });
+        telegram = Telegram {
+            inbound: Some(inbound),
+            running: Some(Running {
+                channel: Arc::new(channel),
+                api_base_url: tg.api_base_url.clone(),
+                task: None,
+            }),
+            offset: 0,
+        };
     }
     state.pairing = Some(desk.clone());
     let channels = Arc::new(Channels {

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::channels::{
-    ChannelGateway, ask, assert_nothing_was_sent, audit, connect, say, telegram_config,
+    ChannelGateway, TG_TOKEN, ask, assert_nothing_was_sent, audit, connect, say, telegram_config,
 };
 use common::{Gateway, TestHome, http, send, write_config};
 use rampart_testkit::{FakeReply, FakeTelegram, TgUser};
@@ -279,5 +279,90 @@ async fn the_webchat_allowlist_and_rate_follow_a_reload() {
     say(&mut local, "still?").await;
     assert_nothing_was_sent(&mut local).await;
     assert_eq!(llm.requests().len(), calls);
+    gw.stop();
+}
+
+/// Has the friend send `text`, then `probe` (a new user) a question, and waits for the probe's
+/// answer: the adapter runs, and the friend's message, handled before it, is decided.
+async fn friend_then_answered(tg: &FakeTelegram, text: &str, probe: i64) {
+    tg.dm(&TgUser::new(FRIEND, "Friend"), text);
+    tg.dm(&TgUser::new(probe, "Probe"), "a question");
+    assert!(
+        tg.wait_until(WAIT, |t| t.sent_to(probe).len() == 1).await,
+        "the adapter answers {probe}: {:?}",
+        tg.sent()
+    );
+}
+
+#[tokio::test]
+async fn a_reload_that_restarts_telegram_answers_nothing_twice_and_keeps_the_rate_limits() {
+    // Two messages a minute each. `friend` spends theirs; `other` sends one, so an update of
+    // theirs handed over again would be answered again; `later` and `last` show the adapter runs.
+    const OTHER: i64 = 3003;
+    const LATER: i64 = 4004;
+    const LAST: i64 = 5005;
+    let config = |tg: &FakeTelegram, enabled: bool| {
+        telegram_config(
+            tg,
+            enabled,
+            &format!(
+                "allowed_users = [\"{FRIEND}\", \"{OTHER}\", \"{LATER}\", \"{LAST}\"]\n\
+                 rate_limit_per_user = 2"
+            ),
+        )
+    };
+    let ChannelGateway { llm, tg, home, gw } = ChannelGateway::start(
+        (0..8).map(|_| FakeReply::text("answered")).collect(),
+        |tg| config(tg, true),
+    )
+    .await;
+    let friend = TgUser::new(FRIEND, "Friend");
+    let other = TgUser::new(OTHER, "Other");
+    // Messages of one channel are handled in order: once the last is answered, all were decided.
+    let answered = [
+        tg.dm(&friend, "one"),
+        tg.dm(&friend, "two"),
+        tg.dm(&friend, "three"),
+        tg.dm(&other, "first question"),
+    ];
+    assert!(tg.wait_until(WAIT, |t| t.sent_to(OTHER).len() == 1).await);
+    assert_eq!(tg.sent_to(FRIEND).len(), 2, "the third is over the limit");
+    assert_eq!(llm.requests().len(), 3);
+
+    // The same bot behind another api_base_url, whose Bot API still holds those updates (as
+    // Telegram does for a poller that starts at offset 0 before they are confirmed).
+    let second = FakeTelegram::start(TG_TOKEN).await;
+    let held = [
+        second.dm(&friend, "one"),
+        second.dm(&friend, "two"),
+        second.dm(&friend, "three"),
+        second.dm(&other, "first question"),
+    ];
+    assert_eq!(held, answered, "the same update ids");
+    write_config(home.path(), &llm.base_url(), &config(&second, true));
+    let summary = reload(&gw, &home).await;
+    assert!(summary.contains("telegram: restarted"), "{summary}");
+    // What was answered is not answered again; the friend's limit is not reset by the restart.
+    friend_then_answered(&second, "four", LATER).await;
+    assert!(second.sent_to(OTHER).is_empty(), "{:?}", second.sent());
+    assert!(second.sent_to(FRIEND).is_empty(), "{:?}", second.sent());
+    assert_eq!(llm.requests().len(), 4, "only the new question ran");
+
+    // Stopped and started again by two reloads: the same holds.
+    write_config(home.path(), &llm.base_url(), &config(&second, false));
+    assert!(reload(&gw, &home).await.contains("telegram: stopped"));
+    write_config(home.path(), &llm.base_url(), &config(&second, true));
+    assert!(reload(&gw, &home).await.contains("telegram: started"));
+    friend_then_answered(&second, "five", LAST).await;
+    assert!(second.sent_to(FRIEND).is_empty(), "{:?}", second.sent());
+    assert_eq!(second.sent_to(LATER).len(), 1, "{:?}", second.sent());
+    assert_eq!(llm.requests().len(), 5);
+    let limited = audit(&gw, &home, "rate_limited").await;
+    assert!(
+        limited
+            .iter()
+            .any(|e| e["detail"]["key"] == format!("telegram:{FRIEND}")),
+        "{limited:?}"
+    );
     gw.stop();
 }

@@ -5,7 +5,9 @@
 //!   before they are logged or returned, and any remaining copy of the token is masked.
 //! - `getUpdates` with `offset` (one past the last update seen: the service then forgets the
 //!   earlier ones) and `timeout` (a long poll). The offset moves forward before the batch is
-//!   handled: a crash loses at most that batch instead of running its turns twice.
+//!   handled: a crash loses at most that batch instead of running its turns twice. An adapter
+//!   that replaces another (a reload that restarts the channel) resumes from the old one's
+//!   offset ([`TelegramChannel::resume_from`]).
 //! - The user is `from.id` (verified by Telegram: it is what the allowlist keys on), the reply
 //!   goes to `chat.id`. Messages from bots and without text are skipped; so are channel posts.
 //! - In a group the bot is addressed when it is @mentioned, replied to, or sent a command
@@ -15,6 +17,7 @@
 
 mod wire;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -54,7 +57,10 @@ pub struct TelegramChannel {
     base: String,
     token: SecretString,
     poll_timeout_secs: u64,
-    offset: Mutex<i64>,
+    /// Held for a whole `getUpdates`, so two polls never race for one offset.
+    polling: Mutex<()>,
+    /// One past the last update received: the next poll's `offset`.
+    offset: AtomicI64,
     me: OnceCell<Me>,
 }
 
@@ -98,9 +104,26 @@ impl TelegramChannel {
             base: api_base_url.trim_end_matches('/').to_owned(),
             token,
             poll_timeout_secs: secs,
-            offset: Mutex::new(0),
+            polling: Mutex::new(()),
+            offset: AtomicI64::new(0),
             me: OnceCell::new(),
         })
+    }
+
+    /// The `offset` of the next poll: one past the last update received (0 before the first).
+    /// Updates below it are confirmed: the service does not deliver them again.
+    #[must_use]
+    pub fn next_offset(&self) -> i64 {
+        self.offset.load(Ordering::SeqCst)
+    }
+
+    /// Starts polling at `offset` (a [`TelegramChannel::next_offset`] of the adapter this one
+    /// replaces) instead of 0, so a restarted adapter is not handed again the updates the old
+    /// one already answered.
+    #[must_use]
+    pub fn resume_from(self, offset: i64) -> Self {
+        self.offset.store(offset, Ordering::SeqCst);
+        self
     }
 
     /// Masks the token wherever it might still appear in `text`.
@@ -210,9 +233,9 @@ impl Channel for TelegramChannel {
 
     async fn receive(&self) -> Result<Vec<InboundMessage>, ChannelError> {
         let me = self.me().await?.clone();
-        let mut offset = self.offset.lock().await;
+        let _polling = self.polling.lock().await;
         let body = serde_json::json!({
-            "offset": *offset,
+            "offset": self.next_offset(),
             "timeout": self.poll_timeout_secs,
             "limit": MAX_UPDATES_PER_POLL,
             "allowed_updates": ["message"],
@@ -221,7 +244,8 @@ impl Channel for TelegramChannel {
         let updates: Vec<wire::Update> = self.call("getUpdates", &body, timeout).await?;
         let mut out = Vec::with_capacity(updates.len());
         for u in updates {
-            *offset = (*offset).max(u.update_id.saturating_add(1));
+            self.offset
+                .fetch_max(u.update_id.saturating_add(1), Ordering::SeqCst);
             if let Some(m) = u.message.and_then(|m| to_inbound(m, &me)) {
                 out.push(m);
             }
@@ -364,6 +388,28 @@ mod tests {
             "GET http://x/bot[bot token]/getMe"
         );
         assert!(!format!("{tg:?}").contains("SECRET"));
+    }
+
+    #[tokio::test]
+    async fn a_resumed_adapter_is_not_handed_again_what_the_old_one_took() {
+        use rampart_testkit::{FakeTelegram, TgUser};
+        let user = TgUser::new(42, "Someone");
+        let first = FakeTelegram::start("123456:SECRET-TOKEN-abcdef").await;
+        let taken = first.dm(&user, "answered already");
+        let old = channel(&first.base_url());
+        assert_eq!(old.next_offset(), 0);
+        let got = old.receive().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.len(), 1);
+        assert_eq!(old.next_offset(), taken + 1);
+
+        // The service still holds that update (not yet confirmed by a later poll) and a new one.
+        let second = FakeTelegram::start("123456:SECRET-TOKEN-abcdef").await;
+        assert_eq!(second.dm(&user, "answered already"), taken);
+        second.dm(&user, "new");
+        let resumed = channel(&second.base_url()).resume_from(old.next_offset());
+        let got = resumed.receive().await.unwrap_or_else(|e| panic!("{e}"));
+        let texts: Vec<&str> = got.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["new"]);
     }
 
     #[tokio::test]
