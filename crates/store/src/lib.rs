@@ -39,6 +39,7 @@ mod peer_state;
 mod policy_state;
 pub mod repair;
 mod session_id;
+mod session_owner;
 mod store;
 
 pub use channel_state::{PairingCodeRow, PairingFailure};
@@ -48,4 +49,5 @@ pub use peer_state::PeerPin;
 pub use policy_state::{ApprovalRow, ApprovalStatus, MAX_APPROVALS_LISTED};
 pub use repair::RepairReport;
 pub use session_id::{MAX_SESSION_ID_LEN, SessionId};
+pub use session_owner::SessionClaim;
 pub use store::{BUSY_TIMEOUT, History, MAX_HISTORY_ROWS, MAX_MESSAGE_BYTES, SessionInfo, Store};

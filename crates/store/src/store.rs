@@ -29,7 +29,7 @@ pub const MAX_HISTORY_ROWS: usize = 2000;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The schema this build creates and understands (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: sessions, messages, quarantine.
@@ -63,6 +63,8 @@ const MIGRATIONS: &[&str] = &[
     crate::channel_state::MIGRATION_3,
     // 3 -> 4: peer identity pins (SPEC O2), see `peer_state`.
     crate::peer_state::MIGRATION_4,
+    // 4 -> 5: who each client-named session belongs to, see `session_owner`.
+    crate::session_owner::MIGRATION_5,
 ];
 
 /// Facts about one session.
@@ -363,6 +365,10 @@ impl Store {
         )?;
         tx.execute(
             "DELETE FROM quarantine WHERE agent = ?1",
+            params![agent.as_str()],
+        )?;
+        tx.execute(
+            "DELETE FROM session_owners WHERE agent = ?1",
             params![agent.as_str()],
         )?;
         let n = tx.execute(
