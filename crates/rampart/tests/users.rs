@@ -387,3 +387,119 @@ async fn a_reload_disables_a_user_at_once_and_closes_their_socket() {
     assert!(!text.contains("$argon2"), "no hash in the trail");
     gw.stop();
 }
+
+/// The session a web chat conversation of `principal` with `assistant` runs on, computed the way
+/// anyone could compute it from the principal's name (the digest is not a secret).
+fn webchat_session_of(principal: &str) -> String {
+    let input = format!("webchat\0assistant\0{principal}\0");
+    let d = ring::digest::digest(&ring::digest::SHA256, input.as_bytes());
+    let hex: String = d.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("ch-webchat-{hex}")
+}
+
+#[tokio::test]
+async fn a_session_id_is_no_way_into_another_users_history() {
+    let llm = FakeLlm::start((0..8).map(|_| FakeReply::text("noted")).collect()).await;
+    let home = make_home(&llm.base_url(), "");
+    let users = format!(
+        "{}{}",
+        user("alice", "user", "alice-key", true),
+        user("bob", "user", "bob-key", true)
+    );
+    write_config(home.path(), &llm.base_url(), &users);
+    let gw = start(home.path());
+    let http = http();
+    let message = |key: &str, session: Option<&str>| {
+        let mut body = json!({"message": "what did I tell you?"});
+        if let Some(s) = session {
+            body["session_id"] = json!(s);
+        }
+        http.post(gw.url("/api/agents/assistant/message"))
+            .bearer_auth(key)
+            .json(&body)
+    };
+
+    // Alice names a session; it is hers from then on.
+    let (s, _, v) = send(message("alice-key", Some("work"))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["session_id"], "work");
+    let (s, _, v) = send(message("alice-key", Some("work"))).await;
+    assert_eq!(s, 200, "{v}");
+    let calls = llm.requests().len();
+
+    // Bob names it on both fronts: refused, and no model sees her history.
+    let (s, _, v) = send(message("bob-key", Some("work"))).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+    let openai = json!({"model": "assistant", "session_id": "work",
+                        "messages": [{"role": "user", "content": "and then?"}]});
+    let (s, _, v) = send(
+        http.post(gw.url("/v1/chat/completions"))
+            .bearer_auth("bob-key")
+            .json(&openai),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+
+    // A session the gateway made for Alice is hers too.
+    let (s, _, v) = send(message("alice-key", None)).await;
+    assert_eq!(s, 200, "{v}");
+    let fresh = v["session_id"].as_str().unwrap().to_owned();
+    let (s, _, _) = send(message("bob-key", Some(&fresh))).await;
+    assert_eq!(s, 403);
+    assert_eq!(
+        llm.requests().len(),
+        calls + 1,
+        "only Alice's turn reached the model"
+    );
+
+    // Alice's web chat conversation: its session id is computable, but no HTTP front takes it,
+    // neither to read it afterwards nor to seed it before she first writes.
+    let mut alice_ws = common::channels::connect(&gw, Some("alice-key")).await;
+    let frame = common::channels::ask(&mut alice_ws, "remember: the code is 4711").await;
+    assert_eq!(frame["type"], "reply", "{frame}");
+    for (key, target) in [
+        ("bob-key", "alice"),
+        ("bob-key", "carol"),
+        ("alice-key", "alice"),
+    ] {
+        let (s, _, v) = send(message(key, Some(&webchat_session_of(target)))).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some("invalid_input")),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        llm.requests().len(),
+        calls + 2,
+        "no refused request reached the model"
+    );
+
+    // Bob's own sessions still work, and every refusal is in the audit trail.
+    let (s, _, _) = send(message("bob-key", Some("bobs"))).await;
+    assert_eq!(s, 200);
+    let denied = common::channels::audit(&gw, &home, "access_denied").await;
+    let on_sessions: Vec<_> = denied
+        .iter()
+        .filter(|e| e.to_string().contains("session assistant/"))
+        .collect();
+    assert_eq!(on_sessions.len(), 3, "{denied:?}");
+    assert!(
+        on_sessions
+            .iter()
+            .all(|e| e.to_string().contains("user:bob")),
+        "{on_sessions:?}"
+    );
+    gw.stop();
+}

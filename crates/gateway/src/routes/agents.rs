@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::{agent_name, parse_json};
-use crate::admission::{admit, check_session_id};
+use crate::admission::{SessionCaller, admit, claim_session};
 use crate::{ApiError, AppState, Principal};
 
 /// `GET /api/agents`.
@@ -91,14 +91,15 @@ pub(crate) async fn message(
 ) -> Result<Json<TurnOutcome>, ApiError> {
     let agent = agent_name(&name)?;
     let body: MessageBody = parse_json(&body)?;
-    check_session_id(&state, body.session_id.as_deref())?;
     if state.runtime.agent(&agent).is_none() {
         return Err(ApiError::not_found("no such agent"));
     }
+    let caller = SessionCaller::principal(&principal);
+    let session_id = claim_session(&state, caller, &agent, body.session_id.as_deref()).await?;
     let message = admit(&state, principal.actor, &agent, "api", &body.message).await?;
     let turn = TurnRequest {
         agent,
-        session_id: body.session_id,
+        session_id: Some(session_id),
         message,
     };
     let outcome = state.runtime.run_turn(turn, None).await?;

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use super::streaming::StreamingTurn;
 use super::{agent_name, parse_json};
-use crate::admission::{admit, check_session_id};
+use crate::admission::{SessionCaller, admit, claim_session};
 use crate::{ApiError, AppState, Principal};
 
 #[derive(serde::Deserialize)]
@@ -103,7 +103,6 @@ pub(crate) async fn chat_completions(
 ) -> Result<Response, ApiError> {
     let req: CompletionRequest = parse_json(&body)?;
     let agent = agent_name(&req.model)?;
-    check_session_id(&state, req.session_id.as_deref())?;
     if state.runtime.agent(&agent).is_none() {
         return Err(ApiError::not_found("no such agent"));
     }
@@ -116,10 +115,12 @@ pub(crate) async fn chat_completions(
         .ok_or_else(|| {
             ApiError::invalid_input("messages must contain a user message with text content")
         })?;
+    let caller = SessionCaller::principal(&principal);
+    let session_id = claim_session(&state, caller, &agent, req.session_id.as_deref()).await?;
     let message = admit(&state, principal.actor, &agent, "openai", &message).await?;
     let turn = TurnRequest {
         agent,
-        session_id: req.session_id,
+        session_id: Some(session_id),
         message,
     };
     if !req.stream {

@@ -18,7 +18,7 @@ use rampart_audit::Actor;
 use std::sync::Arc;
 
 use super::{agent_name, parse_json};
-use crate::admission::{admit, check_session_id};
+use crate::admission::{SessionCaller, admit, claim_session};
 use crate::client_ip::ClientIp;
 use crate::rate_limit::{audit_rate_limited, too_many};
 use crate::{ApiError, AppState};
@@ -70,14 +70,15 @@ pub(crate) async fn trigger(
     }
     let agent = agent_name(&name)?;
     let body: HookBody = parse_json(&body)?;
-    check_session_id(&state, body.session_id.as_deref())?;
     if state.runtime.agent(&agent).is_none() {
         return Err(ApiError::not_found("no such agent"));
     }
+    let caller = SessionCaller::webhook(Actor::Ip(ip));
+    let session_id = claim_session(&state, caller, &agent, body.session_id.as_deref()).await?;
     let message = admit(&state, Actor::Ip(ip), &agent, "webhook", &body.message).await?;
     let turn = TurnRequest {
         agent,
-        session_id: body.session_id,
+        session_id: Some(session_id),
         message,
     };
     let outcome: TurnOutcome = state.runtime.run_turn(turn, None).await?;

@@ -251,10 +251,7 @@ async fn serve(
         }
         let msg = InboundMessage {
             user_id: principal.name.clone(),
-            chat_id: match &session_id {
-                Some(s) => format!("{agent}/{s}"),
-                None => agent.to_string(),
-            },
+            chat_id: chat_id(&agent, session_id.as_deref()),
             is_group: false,
             addressed: true,
             display_name: principal.name.clone(),
@@ -315,6 +312,9 @@ async fn decide(
                 "too many messages a minute from this user",
             )))
         }
+        Decision::Drop(DropReason::InvalidId) => Err(error_frame(&ApiError::invalid_input(
+            "the session id cannot name a web chat conversation",
+        ))),
         Decision::Answer(a) => Err(match a.kind {
             AnswerKind::PromptInjection => error_frame(&ApiError::new(
                 http::StatusCode::BAD_REQUEST,
@@ -326,6 +326,23 @@ async fn decide(
         }),
         _ => Ok(None),
     }
+}
+
+/// The webchat chat id of one conversation: `{agent}` or `{agent}/{session_id}`, or, when that
+/// would be longer than a channel id may be, `{agent}/#` and a digest of the session id (`#` is
+/// not a session id character, so the two forms never meet). The channel's session is then a
+/// digest of this and the principal's name, so it is never another principal's.
+fn chat_id(agent: &AgentName, session_id: Option<&str>) -> String {
+    let Some(s) = session_id else {
+        return agent.to_string();
+    };
+    let plain = format!("{agent}/{s}");
+    if plain.chars().count() <= rampart_guard::MAX_ID_CHARS {
+        return plain;
+    }
+    let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+    let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{agent}/#{hex}")
 }
 
 fn error_frame(e: &ApiError) -> serde_json::Value {
@@ -367,5 +384,26 @@ async fn turn(socket: &mut WebSocket, state: &AppState, req: TurnRequest) -> boo
             send_json(socket, leak, &value).await
         }
         Err(e) => send_error(socket, leak, &e).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn every_valid_session_id_names_a_chat_id_a_channel_accepts() {
+        let agent: AgentName = "assistant".parse().unwrap();
+        let v = rampart_guard::InputValidator::default();
+        assert_eq!(chat_id(&agent, None), "assistant");
+        assert_eq!(chat_id(&agent, Some("work")), "assistant/work");
+        let long = "s".repeat(rampart_guard::MAX_ID_CHARS);
+        let id = chat_id(&agent, Some(&long));
+        assert!(v.validate_channel_id(&id).is_ok(), "{id}");
+        assert_ne!(
+            id,
+            chat_id(&agent, Some(&"t".repeat(rampart_guard::MAX_ID_CHARS)))
+        );
     }
 }
