@@ -264,6 +264,14 @@ impl Inbound {
         }
         let settings = self.settings();
         if let Err(limited) = settings.limiter.check(&msg.user_id) {
+            // An unlisted sender learns nothing, not even that it is limited (SPEC P1); its
+            // flood is audited as dropped once a minute, not once per message.
+            if !self.is_allowed(&settings.access, &msg.user_id).await {
+                if limited.audit {
+                    self.drop_message(msg, "not_allowlisted").await;
+                }
+                return Decision::Drop(DropReason::NotAllowlisted);
+            }
             if limited.audit {
                 tracing::warn!(
                     channel = self.channel,

@@ -75,8 +75,8 @@ pub struct TelegramConfig {
 ///
 /// The webchat user id is the authenticated principal's name (a `[[users]]` name, or `api_key`
 /// for the gateway's own key, or `local` for the loopback bypass), never anything the client
-/// sends. In closed mode (the default) the allowlist is: every enabled `[[users]]` entry, the
-/// gateway's `api_key`, `allowed_users`, `channel_bindings = { webchat = "…" }` and principals who
+/// sends. In closed mode (the default) the allowlist is: every enabled `[[users]]` entry with
+/// role `user` or above (a viewer may not send messages anyway), the gateway's `api_key`, `allowed_users`, `channel_bindings = { webchat = "…" }` and principals who
 /// paired. `local` is not on it unless listed.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]

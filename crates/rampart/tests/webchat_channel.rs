@@ -65,6 +65,32 @@ async fn a_principal_off_the_webchat_allowlist_gets_no_reply_and_no_model_call()
 }
 
 #[tokio::test]
+async fn a_flood_from_off_the_allowlist_gets_no_rate_limited_frame() {
+    // Over the per-user limit, an unlisted principal still gets nothing back: a `rate_limited`
+    // frame would tell it that the channel listens.
+    let ChannelGateway { llm, home, gw, .. } = ChannelGateway::start(vec![], |_| {
+        "api_require_auth_local = false\n[channels.webchat]\nrate_limit_per_user = 1\n".to_owned()
+    })
+    .await;
+    let mut local = connect(&gw, None).await;
+    for i in 0..4 {
+        say(&mut local, &format!("message {i}")).await;
+    }
+    assert_nothing_was_sent(&mut local).await;
+    assert!(llm.requests().is_empty());
+    assert!(audit(&gw, &home, "rate_limited").await.is_empty());
+    let dropped = audit(&gw, &home, "message_dropped").await;
+    assert!(
+        (2..=4).contains(&dropped.len())
+            && dropped
+                .iter()
+                .all(|e| e["detail"]["reason"] == "not_allowlisted"),
+        "{dropped:?}"
+    );
+    gw.stop();
+}
+
+#[tokio::test]
 async fn the_shared_per_user_limit_holds_for_webchat_across_sockets() {
     let ChannelGateway { llm, home, gw, .. } =
         ChannelGateway::start((0..4).map(|_| FakeReply::text("ok")).collect(), |_| {
