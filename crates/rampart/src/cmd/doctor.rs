@@ -137,6 +137,14 @@ pub(crate) fn findings(config: &Config) -> Vec<(&'static str, String)> {
             ));
         }
     }
+    if config.channels.webchat.access.allowlist == rampart_config::AllowlistMode::Open {
+        out.push((
+            "warn",
+            "[channels.webchat] allowlist = \"open\": every principal the WebSocket route admits \
+             talks to the agents over web chat, the loopback bypass included"
+                .to_owned(),
+        ));
+    }
     out
 }
 
@@ -225,7 +233,8 @@ mod tests {
             "api_key = \"vault:api_key\"\n[plugins]\nrequire_signed = false\n\
              [network]\nnode_name = \"home\"\nlisten_addr = \"0.0.0.0:4201\"\n\
              shared_secret = \"a-literal-secret-of-at-least-32-bytes!!\"\n\
-             [channels.telegram]\nenabled = true\nbot_token = \"1:literal\"\nallowlist = \"open\"\n",
+             [channels.telegram]\nenabled = true\nbot_token = \"1:literal\"\nallowlist = \"open\"\n\
+             [channels.webchat]\nallowlist = \"open\"\n",
             "config.toml",
         )
         .unwrap();
@@ -239,7 +248,8 @@ mod tests {
             "shared_secret is a literal",
             "0.0.0.0:4201",
             "bot_token is a literal",
-            "allowlist = \"open\"",
+            "[channels.telegram] allowlist = \"open\"",
+            "[channels.webchat] allowlist = \"open\"",
         ] {
             assert!(
                 warns.iter().any(|w| w.contains(needle)),
