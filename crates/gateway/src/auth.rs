@@ -1,17 +1,18 @@
 //! Authentication: who is calling (SPEC A1, A4).
 //!
-//! One layer, [`AuthLayer`], wraps every route. It turns the request's credential into a [`Principal`]
-//! or refuses it with 401; [`crate::access`] then decides whether that principal's role may use
-//! the matched route. Handlers never look at credentials.
+//! One control in the edge ([`crate::stack`]), run before the router: it turns the request's
+//! credential into a [`crate::Principal`] in the request's extensions, or refuses it with 401;
+//! [`crate::access`] then decides whether that principal's role may use the route the path
+//! matches (the router's own pattern, from [`crate::stack::RouteTable`]) → or 403, audited.
+//! Handlers never look at credentials.
+//!
+//! [`authorize_now`] decides the common cases (a public route, the gateway key, a cached key)
+//! without an await; only a key the password hashes must check, or a refusal to audit, goes on
+//! to [`finish`].
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, header};
 
@@ -95,150 +96,136 @@ fn credential<'a>(req: &'a Request) -> Result<Credential<'a>, ApiError> {
     }
 }
 
-/// Authentication and authorization as a layer over every route (inside the router, where the
-/// matched route is known): [`Authenticate`] turns the credential into a [`crate::Principal`] in
-/// the request's extensions, or answers 401/403 itself.
-///
-/// Hand-written rather than `axum::middleware::from_fn`, which boxes the inner service's call and
-/// clones the whole state on every request; this costs one boxed future.
-#[derive(Clone)]
-pub(crate) struct AuthLayer {
-    state: Arc<AppState>,
+/// What [`authorize_now`] decided without an await.
+pub(crate) enum Now {
+    /// Admitted: the request, with its [`crate::Principal`] unless the route is public.
+    Pass(Request),
+    /// An await is needed: a password-hash check, or an audited refusal.
+    Later(Later),
 }
 
-impl AuthLayer {
-    pub(crate) fn new(state: Arc<AppState>) -> Self {
-        Self { state }
-    }
+/// A request whose authentication [`finish`] completes.
+pub(crate) struct Later {
+    req: Request,
+    rule: Access,
+    matched: Option<&'static str>,
+    peer: Option<SocketAddr>,
+    pending: Pending,
 }
 
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = Authenticate<S>;
-
-    fn layer(&self, inner: S) -> Authenticate<S> {
-        Authenticate {
-            state: Arc::clone(&self.state),
-            inner,
-        }
-    }
-}
-
-/// The service [`AuthLayer`] puts around each route.
-#[derive(Clone)]
-pub(crate) struct Authenticate<S> {
-    state: Arc<AppState>,
-    inner: S,
-}
-
-impl<S> tower::Service<Request> for Authenticate<S>
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        // The service that was polled ready is the one that serves; a clone stays behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let state = Arc::clone(&self.state);
-        Box::pin(async move {
-            match authorize(&state, req).await {
-                Ok(req) => inner.call(req).await,
-                Err(refused) => Ok(refused),
-            }
-        })
-    }
-}
-
-/// How far [`authorize`] got without an await.
-enum Step {
-    /// The principal, or a refusal, is known.
-    Decided(Option<crate::Principal>),
+enum Pending {
+    /// The credential was malformed: refuse with this error.
+    Malformed(ApiError),
+    /// The principal (or its absence) is known but not admitted: refuse, audited.
+    Refused(Option<crate::Principal>),
     /// Only the password hashes can tell; the key, in memory wiped on drop.
     Check(zeroize::Zeroizing<String>),
 }
 
-/// Authenticate, then authorize against the route table: the request with its
-/// [`crate::Principal`], or the refusal.
+/// Authenticate, then authorize against the route table, as far as that goes without an await.
 ///
 /// Routes not in [`access::ROUTES`] (including unknown paths) need an authenticated caller, so
-/// an anonymous client learns nothing about which routes exist (deny by default).
-async fn authorize(state: &AppState, mut req: Request) -> Result<Request, Response> {
-    let rule = access::rule(
-        req.method(),
-        req.extensions()
-            .get::<MatchedPath>()
-            .map(MatchedPath::as_str),
-    );
+/// an anonymous client learns nothing about which routes exist (deny by default). The presented
+/// key is copied only when the hashes must decide, and then into memory that is wiped.
+pub(crate) fn authorize_now(
+    state: &AppState,
+    matched: Option<&'static str>,
+    mut req: Request,
+) -> Now {
+    let rule = access::rule(req.method(), matched);
     if rule == Access::Public {
-        return Ok(req);
+        return Now::Pass(req);
     }
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    // Decided without an await where possible (the gateway key, a cached key): the presented key
-    // is copied only when the hashes must decide, and then into memory that is wiped. Nothing
-    // borrowed from the request is held across an await.
-    let step = match credential(&req) {
-        Err(e) => Err(e),
-        Ok(Credential::Header(t)) => Ok(match state.auth.verify_now(t) {
-            Ok(found) => Step::Decided(found),
-            Err(crate::keys::NeedsCheck) => Step::Check(zeroize::Zeroizing::new(t.to_owned())),
-        }),
-        Ok(Credential::Query(t)) => Ok(Step::Check(zeroize::Zeroizing::new(t))),
-        Ok(Credential::None) => Ok(Step::Decided(state.auth.local_bypass(peer))),
+    let found = match credential(&req) {
+        Err(e) => Err(Pending::Malformed(e)),
+        Ok(Credential::Header(t)) => match state.auth.verify_now(t) {
+            Ok(found) => Ok(found),
+            Err(crate::keys::NeedsCheck) => {
+                Err(Pending::Check(zeroize::Zeroizing::new(t.to_owned())))
+            }
+        },
+        Ok(Credential::Query(t)) => Err(Pending::Check(zeroize::Zeroizing::new(t))),
+        Ok(Credential::None) => Ok(state.auth.local_bypass(peer)),
     };
-    let principal = match step {
-        Err(e) => {
-            // The refusals' audit futures are boxed: they are large, and every request's future
-            // would otherwise carry their size (and the copy of it) on the fast path.
-            Box::pin(auth_failed(
+    let pending = match found {
+        Ok(Some(principal)) if admits(rule, &principal) => {
+            req.extensions_mut().insert(principal);
+            return Now::Pass(req);
+        }
+        Ok(found) => Pending::Refused(found),
+        Err(pending) => pending,
+    };
+    Now::Later(Later {
+        req,
+        rule,
+        matched,
+        peer,
+        pending,
+    })
+}
+
+/// Whether `principal`'s role is enough for a route under `rule`.
+fn admits(rule: Access, principal: &crate::Principal) -> bool {
+    match rule {
+        Access::AtLeast(min) => principal.role >= min,
+        Access::Public => true,
+    }
+}
+
+/// The rest of [`authorize_now`]'s work: check the key against the hashes, or audit the refusal.
+/// The request with its [`crate::Principal`], or the refusal.
+pub(crate) async fn finish(state: &AppState, later: Later) -> Result<Request, Response> {
+    let Later {
+        mut req,
+        rule,
+        matched,
+        peer,
+        pending,
+    } = later;
+    // Nothing borrowed from the request is held across an await (its body is not `Sync`).
+    let principal = match pending {
+        Pending::Malformed(e) => {
+            auth_failed(
                 state,
                 peer,
                 req.method().to_string(),
                 req.uri().path().to_owned(),
                 e.message(),
-            ))
+            )
             .await;
             return Err(e.into_response());
         }
-        Ok(Step::Decided(found)) => found,
-        Ok(Step::Check(key)) => state.auth.verify(&key).await,
+        Pending::Refused(found) => found,
+        Pending::Check(key) => state.auth.verify(&key).await,
     };
     let Some(principal) = principal else {
-        Box::pin(auth_failed(
+        auth_failed(
             state,
             peer,
             req.method().to_string(),
             req.uri().path().to_owned(),
             "missing or invalid API key",
-        ))
+        )
         .await;
         return Err(ApiError::unauthorized("missing or invalid API key").into_response());
     };
     if let Access::AtLeast(min) = rule
-        && principal.role < min
+        && !admits(rule, &principal)
     {
-        let matched = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("(unknown)", MatchedPath::as_str);
-        let route = format!("{} {matched}", req.method());
-        Box::pin(state.events.access_denied(
-            principal.actor.clone(),
-            &route,
-            principal.role.as_str(),
-            min.as_str(),
-        ))
-        .await;
+        let route = format!("{} {}", req.method(), matched.unwrap_or("(unknown)"));
+        state
+            .events
+            .access_denied(
+                principal.actor.clone(),
+                &route,
+                principal.role.as_str(),
+                min.as_str(),
+            )
+            .await;
         return Err(
             ApiError::forbidden(format!("this route needs the {min} role")).into_response(),
         );

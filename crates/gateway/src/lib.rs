@@ -12,20 +12,21 @@
 //!          └ contract errors  any non-JSON error (404, 405, 413, extractor rejections) → {"error":{…}}
 //!            └ limits     URL 414, headers 431, body per route class → 413
 //!              └ rate limit  GCRA per client IP (trusted_proxies) → 429 + Retry-After, audited
-//!                └ catch panic  a panicking handler becomes a contract 500 that still passes
-//!                               every control above; the gateway keeps serving
-//!                  └ body limit  MAX_BODY_BYTES for the extractors → 413
-//!                    └ auth  Bearer key (or ?token= on WebSocket upgrades only) → Principal or 401;
-//!                            the route's least role from the one table in `access` → or 403 (audited)
-//!                      └ routes  handlers, which never see credentials; every user message passes
-//!                                `admission` (sanitize, injection detection → 400, audited) before the
-//!                                agent loop, whose model and tool calls the `AuditObserver` records
+//!                └ auth   Bearer key (or ?token= on WebSocket upgrades only) → Principal or 401;
+//!                         the least role of the route the path matches, from the one table in
+//!                         `access` → or 403 (audited)
+//!                  └ catch panic  a panicking handler becomes a contract 500 that still passes
+//!                                 every control above; the gateway keeps serving
+//!                    └ routes  handlers, which never see credentials; every user message passes
+//!                              `admission` (sanitize, injection detection → 400, audited) before the
+//!                              agent loop, whose model and tool calls the `AuditObserver` records
 //! ```
 //!
 //! Everything from trace to catch panic is one hand-written tower service, [`Gateway`]
-//! (`stack.rs`), calling each control's function in this order, and auth is one hand-written
-//! layer: a request costs one boxed future for the edge and one for auth, not a boxed future and a
-//! clone of the inner service per control (`benches/edge_load.rs` measures the stack).
+//! (`stack.rs`), calling each control's function in this order: a request costs one boxed future
+//! for the whole edge, not a boxed future and a clone of the inner service per control
+//! (`benches/edge_load.rs` measures the stack). Auth runs before the router, on the pattern the
+//! path matches in a route table built from the same list as the router (see [`app`]).
 //!
 //! Trust assumptions: everything in a request is hostile until a layer has checked it; the
 //! configuration and the agent runtime are trusted. No handler reaches into another crate's
@@ -71,9 +72,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
-use tower::ServiceBuilder;
+use axum::routing::{MethodRouter, delete, get, post};
 
 pub use edge::{EdgeSettings, EdgeState, LeakFilter, WebhookToken, install_leak_reporter};
 pub use error::ApiError;
@@ -128,47 +127,61 @@ pub fn check_bind(addr: SocketAddr, has_key: bool) -> Result<(), GatewayError> {
 /// The application with every layer, ready for `oneshot` tests or [`serve`].
 pub fn app(state: AppState) -> Gateway {
     let state = Arc::new(state);
-    let routes = Router::new()
-        .route("/api/health", get(routes::health::health))
-        .route("/api/health/detail", get(routes::health::detail))
-        .route(
+    // One list feeds both the router and the route table auth matches against (see
+    // `stack::RouteTable`), so the two cannot disagree on which pattern a path matches.
+    let table: Vec<(&'static str, MethodRouter<Arc<AppState>>)> = vec![
+        ("/api/health", get(routes::health::health)),
+        ("/api/health/detail", get(routes::health::detail)),
+        (
             "/api/agents",
             get(routes::agents::list).post(routes::agents::create),
-        )
-        .route("/api/agents/{name}", delete(routes::agents::delete))
-        .route("/api/agents/{name}/message", post(routes::agents::message))
-        .route("/api/agents/{name}/ws", get(routes::ws::upgrade))
-        .route(
+        ),
+        ("/api/agents/{name}", delete(routes::agents::delete)),
+        ("/api/agents/{name}/message", post(routes::agents::message)),
+        ("/api/agents/{name}/ws", get(routes::ws::upgrade)),
+        (
             "/v1/chat/completions",
             post(routes::openai::chat_completions),
-        )
-        .route("/hooks/{agent}", post(routes::webhook::trigger))
-        .route("/metrics", get(routes::metrics::metrics))
-        .route("/api/approvals", get(routes::approvals::list))
-        .route("/api/approvals/{id}", post(routes::approvals::decide))
-        .route("/api/audit", get(routes::audit::list))
-        .route("/api/audit/verify", get(routes::audit::verify))
-        .route("/api/peers", get(peers::list))
-        .route(
+        ),
+        ("/hooks/{agent}", post(routes::webhook::trigger)),
+        ("/metrics", get(routes::metrics::metrics)),
+        ("/api/approvals", get(routes::approvals::list)),
+        ("/api/approvals/{id}", post(routes::approvals::decide)),
+        ("/api/audit", get(routes::audit::list)),
+        ("/api/audit/verify", get(routes::audit::verify)),
+        ("/api/peers", get(peers::list)),
+        (
             "/api/channels/{channel}/pairing-codes",
             post(routes::channels::issue_pairing_code),
-        )
-        .route("/api/config/reload", post(routes::config::reload))
-        .route("/api/users", get(routes::config::users))
-        .route("/api/me", get(routes::config::me))
-        .route("/chat", get(routes::chat::page))
-        .route("/chat/app.js", get(routes::chat::script))
-        .route("/chat/app.css", get(routes::chat::style))
+        ),
+        ("/api/config/reload", post(routes::config::reload)),
+        ("/api/users", get(routes::config::users)),
+        ("/api/me", get(routes::config::me)),
+        ("/chat", get(routes::chat::page)),
+        ("/chat/app.js", get(routes::chat::script)),
+        ("/chat/app.css", get(routes::chat::style)),
+    ];
+    let mut router = Router::new();
+    let mut patterns = stack::RouteTable::default();
+    for (pattern, handlers) in table {
+        // A conflicting pattern is a bug in the list above, which axum's `route` would refuse
+        // with a panic as well; the tests build this app, so it cannot ship.
+        #[allow(
+            clippy::expect_used,
+            reason = "a conflict is a bug in the literal list above"
+        )]
+        patterns
+            .add(pattern)
+            .expect("route patterns do not conflict");
+        router = router.route(pattern, handlers);
+    }
+    // No `DefaultBodyLimit` layer: `limits::check` already caps every body at its route's limit
+    // (at most MAX_BODY_BYTES). Everything else (trace, security headers, metrics, reply guard,
+    // contract errors, limits, rate limit, auth, panics) runs in `stack::Gateway`, in that order.
+    let router = router
         .fallback(|| async { ApiError::not_found("no such route") })
-        .layer(
-            ServiceBuilder::new()
-                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-                .layer(auth::AuthLayer::new(Arc::clone(&state))),
-        )
         .with_state(Arc::clone(&state));
-    // Everything outside the router (trace, security headers, metrics, reply guard, contract
-    // errors, limits, rate limit, panics) runs in `stack::Gateway`, in that order.
-    Gateway::new(state, routes)
+    Gateway::new(state, router, patterns)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then drains in-flight requests, with

@@ -177,11 +177,18 @@ pub(crate) async fn audit_rate_limited(state: &AppState, actor: Actor, scope: &s
         .await;
 }
 
-/// The check: resolves the client (recorded in the request as [`ClientIp`]), charges it, and
-/// refuses with 429 when it is over its rate.
-pub(crate) async fn admit(state: &AppState, req: &mut Request) -> Result<(), Response> {
-    let edge = &state.edge;
-    let settings = edge.settings();
+/// A request the rate limit refused: [`Refusal::respond`] audits it (once per client a minute)
+/// and answers 429.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    ip: IpAddr,
+    limited: Limited,
+}
+
+/// Charges the request's client (its IP under `trusted_proxies`, recorded in the request as
+/// [`ClientIp`]) the route's cost, without an await: `Ok` to go on, or the [`Refusal`].
+pub(crate) fn admit(state: &AppState, req: &mut Request) -> Result<(), Refusal> {
+    let settings = state.edge.settings();
     let ip = client_ip::resolve(
         client_ip::peer(req.extensions()),
         req.headers(),
@@ -189,24 +196,20 @@ pub(crate) async fn admit(state: &AppState, req: &mut Request) -> Result<(), Res
     );
     req.extensions_mut().insert(ClientIp(ip));
     let cost = cost(req.method(), req.uri().path());
-    let checked = settings.limiter.check(ip, cost);
-    drop(settings);
-    match checked {
-        Ok(()) => Ok(()),
-        Err(limited) => {
-            edge.metrics.rate_limited("ip");
-            if limited.audit {
-                // Boxed: the cold path's future stays out of every request's future.
-                Box::pin(audit_rate_limited(
-                    state,
-                    Actor::Ip(ip),
-                    "ip",
-                    &ip.to_string(),
-                ))
-                .await;
-            }
-            Err(too_many(limited.retry_after_secs))
+    settings
+        .limiter
+        .check(ip, cost)
+        .map_err(|limited| Refusal { ip, limited })
+}
+
+impl Refusal {
+    /// Counts and (once per client a minute) audits the refusal; the 429 with `Retry-After`.
+    pub(crate) async fn respond(self, state: &AppState) -> Response {
+        state.edge.metrics.rate_limited("ip");
+        if self.limited.audit {
+            audit_rate_limited(state, Actor::Ip(self.ip), "ip", &self.ip.to_string()).await;
         }
+        too_many(self.limited.retry_after_secs)
     }
 }
 

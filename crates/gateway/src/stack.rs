@@ -21,6 +21,7 @@ use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
 use axum::response::Response;
+use axum::routing::future::RouteFuture;
 use futures_util::FutureExt as _;
 use tower::Service;
 use tracing::Instrument as _;
@@ -30,12 +31,41 @@ use crate::AppState;
 /// The future of one request through [`Gateway`].
 pub type GatewayFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-/// The whole application: the edge controls around the router. Cloning is cheap (two shared
+/// The router's route patterns, matched before the router runs so that auth knows the route
+/// (its row in [`crate::access::ROUTES`]) before any handler does.
+///
+/// Built from the same patterns the router is built from (see [`crate::app`]), with the same
+/// matcher axum uses (`matchit`), so a path matches here exactly the pattern it matches there.
+#[derive(Debug, Default)]
+pub(crate) struct RouteTable {
+    matcher: matchit::Router<&'static str>,
+    patterns: Vec<&'static str>,
+}
+
+impl RouteTable {
+    /// Adds a route pattern.
+    ///
+    /// # Errors
+    /// When the pattern conflicts with one already added (axum refuses it too).
+    pub(crate) fn add(&mut self, pattern: &'static str) -> Result<(), matchit::InsertError> {
+        self.matcher.insert(pattern, pattern)?;
+        self.patterns.push(pattern);
+        Ok(())
+    }
+
+    /// The pattern `path` matches, `None` for an unknown path.
+    pub(crate) fn matched(&self, path: &str) -> Option<&'static str> {
+        self.matcher.at(path).ok().map(|m| *m.value)
+    }
+}
+
+/// The whole application: the edge controls around the router. Cloning is cheap (three shared
 /// handles). Built by [`crate::app`].
 #[derive(Clone)]
 pub struct Gateway {
     state: Arc<AppState>,
     router: Router,
+    routes: Arc<RouteTable>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -45,9 +75,26 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
-    pub(crate) fn new(state: Arc<AppState>, router: Router) -> Self {
-        Self { state, router }
+    pub(crate) fn new(state: Arc<AppState>, router: Router, routes: RouteTable) -> Self {
+        Self {
+            state,
+            router,
+            routes: Arc::new(routes),
+        }
     }
+}
+
+/// How far a request got through the controls that decide without an await.
+enum Admitted {
+    /// Answered by a control (a limit's refusal).
+    Answered(Response),
+    /// Refused by the rate limit; the refusal is audited before it is answered.
+    RateLimited(crate::rate_limit::Refusal),
+    /// Auth needs an await (a password-hash check, or an audited refusal); the router to call
+    /// if it admits the request.
+    AuthPending(crate::auth::Later, Router),
+    /// Admitted and handed to the router: the route's future.
+    Routed(RouteFuture<Infallible>),
 }
 
 impl<B> Service<http::Request<B>> for Gateway
@@ -65,30 +112,56 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> GatewayFuture {
-        let state = Arc::clone(&self.state);
-        let router = self.router.clone();
-        Box::pin(respond(state, router, req.map(Body::new)))
+        let req = req.map(Body::new);
+        // The span tower-http's `TraceLayer` made, with the same fields; disabled (and nearly
+        // free) unless the log filter asks for debug.
+        let span = tracing::debug_span!(
+            "request",
+            method = %req.method(),
+            uri = %req.uri(),
+            version = ?req.version(),
+        );
+        let started = Instant::now();
+        let admitted = span.in_scope(|| self.admit(req));
+        Box::pin(respond(Arc::clone(&self.state), span, started, admitted))
+    }
+}
+
+impl Gateway {
+    /// The controls up to the router, as far as they go without an await: count the request
+    /// ([`crate::metrics`]), refuse oversized URLs, headers and bodies ([`crate::limits`]),
+    /// charge the client's rate limit ([`crate::rate_limit`]), authenticate and authorize
+    /// ([`crate::auth`]), then call the router. Calling the router here, where `&mut self` is at
+    /// hand, spares each request a clone of it.
+    fn admit(&mut self, req: Request) -> Admitted {
+        let state = &*self.state;
+        state.edge.metrics.request_started();
+        let mut req = match crate::limits::check(req) {
+            Ok(req) => req,
+            Err(refused) => return Admitted::Answered(refused),
+        };
+        if let Err(refusal) = crate::rate_limit::admit(state, &mut req) {
+            return Admitted::RateLimited(refusal);
+        }
+        let matched = self.routes.matched(req.uri().path());
+        match crate::auth::authorize_now(state, matched, req) {
+            crate::auth::Now::Pass(req) => Admitted::Routed(self.router.call(req)),
+            crate::auth::Now::Later(later) => Admitted::AuthPending(later, self.router.clone()),
+        }
     }
 }
 
 /// The onion, outermost first (see the crate guide): trace span, security headers, metrics,
-/// reply guard, contract errors, limits, rate limit, then the router (body limit, auth, routes)
-/// with a panic inside it caught and answered as a contract 500.
+/// reply guard, contract errors, then what [`Gateway::admit`] began: limits, rate limit, auth
+/// and the router, with a panic inside a handler caught and answered as a contract 500. A
+/// refusal by an inner control still passes every outer one.
 async fn respond(
     state: Arc<AppState>,
-    router: Router,
-    req: Request,
+    span: tracing::Span,
+    started: Instant,
+    admitted: Admitted,
 ) -> Result<Response, Infallible> {
-    // The span tower-http's `TraceLayer` made, with the same fields; disabled (and nearly free)
-    // unless the log filter asks for debug.
-    let span = tracing::debug_span!(
-        "request",
-        method = %req.method(),
-        uri = %req.uri(),
-        version = ?req.version(),
-    );
-    let started = Instant::now();
-    let resp = edge(&state, router, req).instrument(span.clone()).await;
+    let resp = edge(&state, admitted).instrument(span.clone()).await;
     let status = resp.status();
     let latency_ms = started.elapsed().as_millis();
     if status.is_server_error() {
@@ -102,32 +175,40 @@ async fn respond(
     ))
 }
 
-/// The edge controls for one request: count it ([`crate::metrics`]), pass the reply through the
-/// leak guard ([`crate::reply_guard`]), turn any non-JSON error into a contract error
-/// ([`crate::layers::contract_errors`]), refuse oversized URLs, headers and bodies
-/// ([`crate::limits`]), charge the client's rate limit ([`crate::rate_limit`]), then the router.
-/// A refusal by an inner control still passes every outer one.
-async fn edge(state: &AppState, mut router: Router, req: Request) -> Response {
-    state.edge.metrics.request_started();
-    let resp = match crate::limits::check(req) {
-        Err(refused) => refused,
-        Ok(mut req) => match crate::rate_limit::admit(state, &mut req).await {
-            Err(refused) => refused,
-            Ok(()) => {
-                // A panicking handler becomes a contract 500 that still passes the outer
-                // controls (counted, headers set); the connection and the gateway keep serving.
-                match AssertUnwindSafe(router.call(req)).catch_unwind().await {
-                    Ok(Ok(resp)) => resp,
-                    Ok(Err(never)) => match never {},
-                    Err(panic) => crate::layers::panic_response(&*panic),
-                }
+/// The edge controls' awaits for one request, then its reply: turn any non-JSON error into a
+/// contract error ([`crate::layers::contract_errors`]), pass the reply through the leak guard
+/// ([`crate::reply_guard`]) and count it ([`crate::metrics`]).
+async fn edge(state: &AppState, admitted: Admitted) -> Response {
+    let resp = match admitted {
+        Admitted::Answered(resp) => resp,
+        // The cold paths' futures are boxed: they are large, and every request's future would
+        // otherwise carry their size (and the copy of it) on the fast path.
+        Admitted::RateLimited(refusal) => Box::pin(refusal.respond(state)).await,
+        Admitted::AuthPending(later, mut router) => {
+            match Box::pin(crate::auth::finish(state, later)).await {
+                Ok(req) => caught(router.call(req)).await,
+                Err(refused) => refused,
             }
-        },
+        }
+        Admitted::Routed(route) => caught(route).await,
     };
     let resp = crate::layers::contract_errors(resp);
     let resp = crate::reply_guard::redact_reply(state, resp).await;
     state.edge.metrics.response(resp.status());
     resp
+}
+
+/// The route's response; a panicking handler becomes a contract 500 that still passes the outer
+/// controls (counted, headers set), and the connection and the gateway keep serving.
+///
+/// Only the future needs the guard: axum's router runs no handler code until its future is
+/// polled, so `Router::call` itself cannot panic in a handler.
+async fn caught(route: RouteFuture<Infallible>) -> Response {
+    match AssertUnwindSafe(route).catch_unwind().await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(never)) => match never {},
+        Err(panic) => crate::layers::panic_response(&*panic),
+    }
 }
 
 #[cfg(test)]
@@ -178,8 +259,19 @@ mod tests {
                 }),
             )
             .route("/fine", get(|| async { "ok" }));
-        let gateway = Gateway::new(Arc::clone(&state), router);
-        let get = |path: &str| http::Request::get(path).body(Body::empty()).unwrap();
+        let mut routes = RouteTable::default();
+        routes.add("/boom").unwrap();
+        routes.add("/fine").unwrap();
+        let gateway = Gateway::new(Arc::clone(&state), router, routes);
+        // From loopback, where this state's gateway (no key) admits the local owner.
+        let get =
+            |path: &str| {
+                let mut req = http::Request::get(path).body(Body::empty()).unwrap();
+                req.extensions_mut().insert(axum::extract::ConnectInfo(
+                    std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
+                ));
+                req
+            };
 
         let resp = gateway.clone().oneshot(get("/boom")).await.unwrap();
         assert_eq!(resp.status(), 500);
@@ -204,5 +296,85 @@ mod tests {
         );
         let resp = gateway.oneshot(get("/fine")).await.unwrap();
         assert_eq!(resp.status(), 200);
+    }
+
+    /// Auth decides on the pattern the route table matches, the router on the one axum matches:
+    /// they must be the same for every path, or a path could be authorized under one route's rule
+    /// and served by another's handler.
+    #[tokio::test]
+    async fn the_route_table_matches_exactly_what_the_router_matches() {
+        use axum::extract::MatchedPath;
+        let mut table = RouteTable::default();
+        let mut router = Router::new();
+        let mut seen = Vec::new();
+        for (_, pattern, _) in crate::access::ROUTES {
+            if seen.contains(pattern) {
+                continue;
+            }
+            seen.push(*pattern);
+            table.add(pattern).unwrap();
+            router = router.route(
+                pattern,
+                axum::routing::any(|m: MatchedPath| async move { m.as_str().to_owned() }),
+            );
+        }
+        let paths = [
+            "/api/health",
+            "/api/health/",
+            "/api/health/detail",
+            "/api/agents",
+            "/api/agents/",
+            "/api/agents/a",
+            "/api/agents/a/",
+            "/api/agents/a/message",
+            "/api/agents/a/ws",
+            "/api/agents/a/b",
+            "/api/agents/a/message/x",
+            "/api/agents/%2e%2e/message",
+            "/api/agents/ws",
+            "/api//agents",
+            "/API/agents",
+            "/hooks/a",
+            "/hooks/",
+            "/hooks/a/b",
+            "/api/approvals/1",
+            "/api/channels/telegram/pairing-codes",
+            "/api/config/reload",
+            "/chat",
+            "/chat/",
+            "/chat/app.js",
+            "/chat/other.js",
+            "/metrics",
+            "/",
+            "/nope",
+        ];
+        for path in paths {
+            let resp = router
+                .clone()
+                .oneshot(http::Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let by_axum = if resp.status() == 404 {
+                None
+            } else {
+                let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+                Some(String::from_utf8(body.to_vec()).unwrap())
+            };
+            assert_eq!(table.matched(path).map(str::to_owned), by_axum, "{path}");
+        }
+    }
+
+    /// The app's route list and the access table name the same routes: no route is served
+    /// without a row that says who may use it.
+    #[test]
+    fn every_route_of_the_app_has_an_access_row_and_every_row_a_route() {
+        let home = tempfile::tempdir().unwrap();
+        let gateway = crate::app(state(&home));
+        let mut served = gateway.routes.patterns.clone();
+        let mut rows: Vec<&str> = crate::access::ROUTES.iter().map(|r| r.1).collect();
+        served.sort_unstable();
+        rows.sort_unstable();
+        rows.dedup();
+        assert_eq!(served, rows);
     }
 }
