@@ -11,7 +11,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -38,7 +38,7 @@ pub const COST_MESSAGE: u32 = 5;
 /// Bounds the limiter's memory under an address-spraying attack (each key is a few dozen bytes;
 /// 64 Ki keys are a few MB). Past it, new clients share one overflow bucket.
 pub const MAX_TRACKED_CLIENTS: usize = 65_536;
-/// How often (in checks) the number of keys is looked at (and stale keys evicted when over the
+/// How often (in one worker thread's checks) the number of keys is looked at (and stale keys evicted when over the
 /// cap; every 16 times that, regardless).
 pub const EVICT_EVERY: u64 = 1024;
 
@@ -47,7 +47,6 @@ pub struct ClientLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     audit_gate: DefaultKeyedRateLimiter<IpAddr>,
     burst: NonZeroU32,
-    checks: AtomicU64,
     overflow: std::sync::atomic::AtomicBool,
     clock: DefaultClock,
 }
@@ -79,7 +78,6 @@ impl ClientLimiter {
             limiter: RateLimiter::keyed(quota),
             audit_gate: RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN)),
             burst,
-            checks: AtomicU64::new(0),
             overflow: std::sync::atomic::AtomicBool::new(false),
             clock: DefaultClock::default(),
         }
@@ -100,8 +98,9 @@ impl ClientLimiter {
             v4 @ IpAddr::V4(_) => v4,
         };
         // Counting the keys visits every shard of the map, so it is done every EVICT_EVERY
-        // checks, not on each: the cap may be overshot by at most that many new keys.
-        let n = self.checks.fetch_add(1, Ordering::Relaxed);
+        // checks of a thread, not on each: the cap may be overshot by at most that many new keys
+        // per worker thread.
+        let n = next_check();
         if n.is_multiple_of(EVICT_EVERY) {
             let full = self.limiter.len() >= MAX_TRACKED_CLIENTS;
             if full || n.is_multiple_of(EVICT_EVERY * 16) {
@@ -142,6 +141,20 @@ impl ClientLimiter {
 }
 
 /// What a request costs.
+/// This thread's count of rate-limit checks, the cadence of eviction. Per thread rather than one
+/// shared atomic, whose cache line every request on every core would otherwise write: each
+/// thread evicts every [`EVICT_EVERY`] of its own checks, which bounds the keys as well.
+fn next_check() -> u64 {
+    thread_local! {
+        static CHECKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    CHECKS.with(|c| {
+        let n = c.get();
+        c.set(n.wrapping_add(1));
+        n
+    })
+}
+
 fn cost(method: &Method, path: &str) -> u32 {
     let message = (method == Method::POST
         && (path.ends_with("/message")

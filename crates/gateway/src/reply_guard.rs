@@ -50,28 +50,49 @@ async fn read_body(mut body: Body) -> Option<Bytes> {
 }
 
 /// The check for one response: its body with every known secret replaced.
-pub(crate) async fn redact_reply(state: &AppState, resp: Response) -> Response {
+///
+/// The cases that need no await (a WebSocket upgrade, no known secret, a stream, an empty body)
+/// are answered at once; only a body to read is awaited, in a future that holds just that body
+/// and the response's head (this future is part of every request's).
+pub(crate) fn redact_reply<'a>(
+    state: &'a AppState,
+    resp: Response,
+) -> futures_util::future::Either<
+    std::future::Ready<Response>,
+    impl std::future::Future<Output = Response> + Send + 'a,
+> {
+    use futures_util::future::Either;
     let leak = &state.edge.leak;
     if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS || leak.is_empty() {
-        return resp;
+        return Either::Left(std::future::ready(resp));
     }
     let streamed = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let (mut parts, body) = resp.into_parts();
+    let (parts, body) = resp.into_parts();
     if streamed {
-        return Response::from_parts(parts, stream_redacted(body, leak.clone()));
+        return Either::Left(std::future::ready(Response::from_parts(
+            parts,
+            stream_redacted(body, leak.clone()),
+        )));
     }
     if body.is_end_stream() {
         // An empty body (204, HEAD-like replies) holds nothing to redact.
-        return Response::from_parts(parts, body);
+        return Either::Left(std::future::ready(Response::from_parts(parts, body)));
     }
-    let Some(bytes) = read_body(body).await else {
-        tracing::error!("a reply was too large to check for secrets; answered 500");
-        return ApiError::internal().into_response();
-    };
+    Either::Right(async move {
+        let Some(bytes) = read_body(body).await else {
+            tracing::error!("a reply was too large to check for secrets; answered 500");
+            return ApiError::internal().into_response();
+        };
+        redacted(leak, parts, bytes)
+    })
+}
+
+/// The response with `bytes` as its body, every known secret in it replaced.
+fn redacted(leak: &SharedLeakGuard, mut parts: http::response::Parts, bytes: Bytes) -> Response {
     let text = String::from_utf8_lossy(&bytes);
     let redacted = leak.redact("reply", &text);
     if redacted == text {

@@ -84,18 +84,19 @@ impl Gateway {
     }
 }
 
-/// How far a request got through the controls that decide without an await.
-enum Admitted {
-    /// Answered by a control (a limit's refusal).
-    Answered(Response),
-    /// Refused by the rate limit; the refusal is audited before it is answered.
-    RateLimited(crate::rate_limit::Refusal),
-    /// Auth needs an await (a password-hash check, or an audited refusal); the router to call
-    /// if it admits the request.
-    AuthPending(crate::auth::Later, Router),
-    /// Admitted and handed to the router: the route's future.
-    Routed(RouteFuture<Infallible>),
-}
+/// A handler's future, a panic in it caught (see [`caught`]).
+type Caught = futures_util::future::Map<
+    futures_util::future::CatchUnwind<AssertUnwindSafe<RouteFuture<Infallible>>>,
+    fn(std::thread::Result<Result<Response, Infallible>>) -> Response,
+>;
+
+/// A cold path's future (a refusal to audit, a key for the password hashes): boxed, so that the
+/// future every request allocates does not carry its size.
+type Cold = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// The response of everything up to and including the router: the route's future on the fast
+/// path, a boxed one otherwise.
+type Routed = futures_util::future::Either<Caught, Cold>;
 
 impl<B> Service<http::Request<B>> for Gateway
 where
@@ -111,6 +112,13 @@ where
         Poll::Ready(Ok(()))
     }
 
+    /// The onion, outermost first (see the crate guide): trace span, security headers,
+    /// metrics, reply guard, contract errors ([`reply`]), then limits, rate limit, auth and the
+    /// router ([`Gateway::admit`]), with a panic inside a handler caught and answered as a
+    /// contract 500. A refusal by an inner control still passes every outer one.
+    ///
+    /// Composed with `then`, not nested async fns: each nested future would carry its own copy
+    /// of what it was handed, and this future is allocated for every request.
     fn call(&mut self, req: http::Request<B>) -> GatewayFuture {
         let req = req.map(Body::new);
         // The span tower-http's `TraceLayer` made, with the same fields; disabled (and nearly
@@ -122,8 +130,13 @@ where
             version = ?req.version(),
         );
         let started = Instant::now();
-        let admitted = span.in_scope(|| self.admit(req));
-        Box::pin(respond(Arc::clone(&self.state), span, started, admitted))
+        let routed = span.in_scope(|| self.admit(req));
+        let state = Arc::clone(&self.state);
+        Box::pin(
+            routed
+                .then(move |resp| reply(state, started, resp))
+                .instrument(span),
+        )
     }
 }
 
@@ -133,41 +146,47 @@ impl Gateway {
     /// charge the client's rate limit ([`crate::rate_limit`]), authenticate and authorize
     /// ([`crate::auth`]), then call the router. Calling the router here, where `&mut self` is at
     /// hand, spares each request a clone of it.
-    fn admit(&mut self, req: Request) -> Admitted {
-        let state = &*self.state;
+    fn admit(&mut self, req: Request) -> Routed {
+        use futures_util::future::Either;
+        let state = &self.state;
         state.edge.metrics.request_started();
         let mut req = match crate::limits::check(req) {
             Ok(req) => req,
-            Err(refused) => return Admitted::Answered(refused),
+            Err(refused) => return Either::Right(Box::pin(std::future::ready(refused))),
         };
         if let Err(refusal) = crate::rate_limit::admit(state, &mut req) {
-            return Admitted::RateLimited(refusal);
+            let state = Arc::clone(state);
+            return Either::Right(Box::pin(async move { refusal.respond(&state).await }));
         }
         let matched = self.routes.matched(req.uri().path());
         match crate::auth::authorize_now(state, matched, req) {
-            crate::auth::Now::Pass(req) => Admitted::Routed(self.router.call(req)),
-            crate::auth::Now::Later(later) => Admitted::AuthPending(later, self.router.clone()),
+            crate::auth::Now::Pass(req) => Either::Left(caught(self.router.call(req))),
+            crate::auth::Now::Later(later) => Either::Right(Box::pin(finish_auth(
+                Arc::clone(state),
+                later,
+                self.router.clone(),
+            ))),
         }
     }
 }
 
-/// The onion, outermost first (see the crate guide): trace span, security headers, metrics,
-/// reply guard, contract errors, then what [`Gateway::admit`] began: limits, rate limit, auth
-/// and the router, with a panic inside a handler caught and answered as a contract 500. A
-/// refusal by an inner control still passes every outer one.
-async fn respond(
+/// The outer controls on the response: turn any non-JSON error into a contract error
+/// ([`crate::layers::contract_errors`]), pass the reply through the leak guard
+/// ([`crate::reply_guard`]), count it ([`crate::metrics`]), log it, and set the security headers.
+async fn reply(
     state: Arc<AppState>,
-    span: tracing::Span,
     started: Instant,
-    admitted: Admitted,
+    resp: Response,
 ) -> Result<Response, Infallible> {
-    let resp = edge(&state, admitted).instrument(span.clone()).await;
+    let resp = crate::layers::contract_errors(resp);
+    let resp = crate::reply_guard::redact_reply(&state, resp).await;
+    state.edge.metrics.response(resp.status());
     let status = resp.status();
     let latency_ms = started.elapsed().as_millis();
     if status.is_server_error() {
-        tracing::error!(parent: &span, status = status.as_u16(), latency_ms, "request failed");
+        tracing::error!(status = status.as_u16(), latency_ms, "request failed");
     } else {
-        tracing::debug!(parent: &span, status = status.as_u16(), latency_ms, "request finished");
+        tracing::debug!(status = status.as_u16(), latency_ms, "request finished");
     }
     Ok(crate::layers::security_headers(
         &state.edge.settings().headers,
@@ -175,27 +194,16 @@ async fn respond(
     ))
 }
 
-/// The edge controls' awaits for one request, then its reply: turn any non-JSON error into a
-/// contract error ([`crate::layers::contract_errors`]), pass the reply through the leak guard
-/// ([`crate::reply_guard`]) and count it ([`crate::metrics`]).
-async fn edge(state: &AppState, admitted: Admitted) -> Response {
-    let resp = match admitted {
-        Admitted::Answered(resp) => resp,
-        // The cold paths' futures are boxed: they are large, and every request's future would
-        // otherwise carry their size (and the copy of it) on the fast path.
-        Admitted::RateLimited(refusal) => Box::pin(refusal.respond(state)).await,
-        Admitted::AuthPending(later, mut router) => {
-            match Box::pin(crate::auth::finish(state, later)).await {
-                Ok(req) => caught(router.call(req)).await,
-                Err(refused) => refused,
-            }
-        }
-        Admitted::Routed(route) => caught(route).await,
-    };
-    let resp = crate::layers::contract_errors(resp);
-    let resp = crate::reply_guard::redact_reply(state, resp).await;
-    state.edge.metrics.response(resp.status());
-    resp
+/// Auth's await, then the router if auth admits the request.
+async fn finish_auth(
+    state: Arc<AppState>,
+    later: crate::auth::Later,
+    mut router: Router,
+) -> Response {
+    match crate::auth::finish(&state, later).await {
+        Ok(req) => caught(router.call(req)).await,
+        Err(refused) => refused,
+    }
 }
 
 /// The route's response; a panicking handler becomes a contract 500 that still passes the outer
@@ -203,12 +211,17 @@ async fn edge(state: &AppState, admitted: Admitted) -> Response {
 ///
 /// Only the future needs the guard: axum's router runs no handler code until its future is
 /// polled, so `Router::call` itself cannot panic in a handler.
-async fn caught(route: RouteFuture<Infallible>) -> Response {
-    match AssertUnwindSafe(route).catch_unwind().await {
-        Ok(Ok(resp)) => resp,
-        Ok(Err(never)) => match never {},
-        Err(panic) => crate::layers::panic_response(&*panic),
+fn caught(route: RouteFuture<Infallible>) -> Caught {
+    fn answer(result: std::thread::Result<Result<Response, Infallible>>) -> Response {
+        match result {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(never)) => match never {},
+            Err(panic) => crate::layers::panic_response(&*panic),
+        }
     }
+    AssertUnwindSafe(route)
+        .catch_unwind()
+        .map(answer as fn(_) -> _)
 }
 
 #[cfg(test)]
