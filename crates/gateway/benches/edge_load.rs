@@ -34,9 +34,9 @@ const KEY: &str = "bench-key-0123456789abcdef0123456789";
 /// Concurrent keep-alive connections of the client.
 const CONNECTIONS: usize = 8;
 /// Rounds per side; each side is loaded for `ROUNDS × ROUND_MILLIS` in all.
-const ROUNDS: u32 = 6;
+const ROUNDS: u32 = 12;
 /// How long one round loads one side.
-const ROUND_MILLIS: u64 = 1000;
+const ROUND_MILLIS: u64 = 500;
 
 fn main() {
     if let Ok(addr) = std::env::var("EDGE_LOAD_CLIENT") {
@@ -70,28 +70,32 @@ fn main() {
         return;
     }
     // Interleaved rounds (full, bare, bare, full, …) so that a change in the machine's load
-    // during the run weighs on both sides alike.
+    // during the run weighs on both sides alike. Each round's pair also gives a ratio of its own:
+    // on a shared machine whose speed drifts over seconds, the median of those is steadier than
+    // the ratio of the totals, and both are printed.
     let (mut full_n, mut bare_n) = (0.0, 0.0);
+    let mut ratios = Vec::new();
     for round in 0..ROUNDS {
-        let order = if round % 2 == 0 {
-            [(full, true), (bare, false)]
+        let (f, b) = if round % 2 == 0 {
+            let f = load(full, "/api/agents");
+            (f, load(bare, "/api/agents"))
         } else {
-            [(bare, false), (full, true)]
+            let b = load(bare, "/api/agents");
+            (load(full, "/api/agents"), b)
         };
-        for (addr, is_full) in order {
-            let n = load(addr, "/api/agents");
-            if is_full {
-                full_n += n;
-            } else {
-                bare_n += n;
-            }
-        }
+        full_n += f;
+        bare_n += b;
+        ratios.push(f / b);
     }
+    ratios.sort_by(f64::total_cmp);
+    let median = (ratios[ratios.len() / 2] + ratios[(ratios.len() - 1) / 2]) / 2.0;
     let secs = ROUND_MILLIS as f64 / 1000.0 * f64::from(ROUNDS);
     let (full_rps, bare_rps) = (full_n / secs, bare_n / secs);
     println!(
-        "edge_load: full stack {full_rps:.0} req/s, bare axum {bare_rps:.0} req/s, ratio {:.2}",
-        full_rps / bare_rps
+        "edge_load: full stack {full_rps:.0} req/s, bare axum {bare_rps:.0} req/s, ratio {:.2} (median of {ROUNDS} paired rounds {median:.2}, range {:.2}..{:.2})",
+        full_rps / bare_rps,
+        ratios[0],
+        ratios[ratios.len() - 1],
     );
 }
 

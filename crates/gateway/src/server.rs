@@ -2,6 +2,7 @@
 //! request headers (slowloris), and a bound on the header buffer. axum's own `serve` exposes none
 //! of these, so connections are accepted here and handed to hyper directly.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,10 +12,9 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::ServiceExt as _;
+use tower::Service as _;
 
 /// How long a client may take to send a request's headers.
 ///
@@ -63,6 +63,34 @@ impl ServerLimits {
     }
 }
 
+/// One connection's service: the gateway, cloned once per connection rather than once per
+/// request (as `hyper_util`'s `TowerToHyperService` would: a tower service is called through
+/// `&mut`, hyper's through `&`), and the peer's address for [`ConnectInfo`].
+///
+/// Why by hand: each clone of the gateway writes the reference counts of its shared handles,
+/// cache lines that every core then passes around on every request.
+struct Connection {
+    // HTTP/1 serves one request at a time, so the borrow in `call` never meets another; should
+    // one ever, that request is served by a clone of `spare` instead.
+    gateway: RefCell<crate::Gateway>,
+    spare: crate::Gateway,
+    peer: SocketAddr,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for Connection {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = crate::stack::GatewayFuture;
+
+    fn call(&self, mut req: http::Request<Incoming>) -> Self::Future {
+        req.extensions_mut().insert(ConnectInfo(self.peer));
+        match self.gateway.try_borrow_mut() {
+            Ok(mut gateway) => gateway.call(req),
+            Err(_) => self.spare.clone().call(req),
+        }
+    }
+}
+
 /// Accepts connections on `listener` and serves `app` on each until `shutdown` resolves.
 pub(crate) async fn run(
     listener: TcpListener,
@@ -90,17 +118,16 @@ pub(crate) async fn run(
             },
             () = &mut shutdown => break,
         };
-        let svc = app
-            .clone()
-            .map_request(move |mut req: http::Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                req
-            });
+        let svc = Connection {
+            gateway: RefCell::new(app.clone()),
+            spare: app.clone(),
+            peer,
+        };
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(MAX_HEAD_BUFFER_BYTES)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc))
+            .serve_connection(TokioIo::new(stream), svc)
             .with_upgrades();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
