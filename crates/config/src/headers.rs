@@ -54,6 +54,10 @@ impl RawHeaders {
         let pick = |key: &'static str, v: Option<String>, default: HeaderValue| match v {
             None => Ok(default),
             Some(s) if s.trim().is_empty() => Err((key, "must not be empty".to_owned())),
+            // The default spelled out (as the config template does) is the default itself: a
+            // static value, which a response copies for free, where a value parsed from the file
+            // is reference-counted and every response on every core would write that count.
+            Some(s) if s.as_bytes() == default.as_bytes() => Ok(default),
             Some(s) => HeaderValue::from_str(&s).map_err(|_| {
                 (
                     key,

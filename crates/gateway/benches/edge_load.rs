@@ -225,7 +225,8 @@ async fn servers() -> (SocketAddr, SocketAddr, tempfile::TempDir) {
     let app = bare_app(&runtime);
     tokio::spawn(async move { axum::serve(bare, app).await });
     if std::env::var_os("EDGE_LOAD_BARE_HYPER").is_some() {
-        // Attribution: the bare route behind the gateway's own connection settings.
+        // Attribution: the bare route behind hyper's own header-read timer (a timer armed per
+        // request head, which the gateway's per-connection watchdog replaced).
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         tokio::spawn(async move {
@@ -294,7 +295,9 @@ async fn client(addr: SocketAddr, path: String) -> u64 {
     let until = Instant::now() + Duration::from_millis(ROUND_MILLIS);
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\n\r\n");
     let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
+    let connections = std::env::var("EDGE_LOAD_CONNECTIONS")
+        .map_or(CONNECTIONS, |n| n.parse().unwrap());
+    for _ in 0..connections {
         let (done, req) = (done.clone(), req.clone());
         tasks.push(tokio::spawn(async move {
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();

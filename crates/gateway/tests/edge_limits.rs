@@ -164,6 +164,104 @@ async fn a_slowloris_connection_is_closed_at_the_header_deadline() {
     assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
 }
 
+/// Reads one response with a Content-Length body from a keep-alive connection.
+async fn read_one_response(s: &mut tokio::net::TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        let n = s.read(&mut byte).await.unwrap();
+        assert!(n > 0, "connection closed mid-response");
+        buf.push(byte[0]);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_head_is_closed_at_the_deadline_however_steadily_it_sends() {
+    let limits = ServerLimits::default().with_header_read_timeout(Duration::from_millis(400));
+    let (addr, _home) = serve(EdgeState::default(), limits).await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /api/health HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    // One header byte every 50 ms, never finishing the head: each byte is progress, none is a
+    // request, so the deadline still runs out.
+    let trickle = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if slow.write_all(b"X").await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), trickle)
+        .await
+        .expect("the server closed the trickling connection");
+}
+
+#[tokio::test]
+async fn a_busy_keep_alive_connection_is_served_past_the_deadline_and_closed_once_idle() {
+    let limits = ServerLimits::default().with_header_read_timeout(Duration::from_millis(400));
+    let (addr, _home) = serve(EdgeState::default(), limits).await;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Requests every 150 ms for well over the deadline: the connection is never idle that long.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        conn.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let resp = read_one_response(&mut conn).await;
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    // Then idle: the server closes it.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut rest))
+        .await
+        .expect("the server closed the idle connection");
+    assert!(
+        read.is_err() || rest.is_empty(),
+        "no response to no request"
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_outlives_the_header_deadline() {
+    let limits = ServerLimits::default().with_header_read_timeout(Duration::from_millis(300));
+    let (addr, _home) = serve(EdgeState::default(), limits).await;
+    let url = format!("ws://{addr}/api/agents/assistant/ws?token={KEY}");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    use futures_util::SinkExt as _;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::Ping(
+            b"still there?".to_vec().into(),
+        ))
+        .await
+        .unwrap();
+    let pong = loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Pong(p)))) => break p,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("the upgraded connection was cut: {other:?}"),
+        }
+    };
+    assert_eq!(&pong[..], b"still there?");
+}
+
 #[tokio::test]
 async fn a_websocket_that_never_answers_pings_is_closed() {
     let mut edge = EdgeState::default();
