@@ -295,8 +295,8 @@ async fn client(addr: SocketAddr, path: String) -> u64 {
     let until = Instant::now() + Duration::from_millis(ROUND_MILLIS);
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\n\r\n");
     let mut tasks = Vec::new();
-    let connections = std::env::var("EDGE_LOAD_CONNECTIONS")
-        .map_or(CONNECTIONS, |n| n.parse().unwrap());
+    let connections =
+        std::env::var("EDGE_LOAD_CONNECTIONS").map_or(CONNECTIONS, |n| n.parse().unwrap());
     for _ in 0..connections {
         let (done, req) = (done.clone(), req.clone());
         tasks.push(tokio::spawn(async move {
