@@ -99,6 +99,9 @@ kinds! {
     PluginLoad = "plugin_load",
     /// The sandbox stopped a WASM plugin call (fuel, deadline, memory limit, trap).
     PluginTrap = "plugin_trap",
+    /// The gateway closed a connection whose client took too long to send a request's head or
+    /// body (slowloris, slow POST).
+    SlowClient = "slow_client",
 }
 
 impl fmt::Display for EventKind {
@@ -478,6 +481,11 @@ pub enum Event {
         /// `out_of_fuel`, `deadline`, `memory_limit`, `trap`, ...
         reason: String,
     },
+    /// See [`EventKind::SlowClient`].
+    SlowClient {
+        /// What was unfinished at the deadline: `head` or `body`.
+        stage: String,
+    },
 }
 
 impl Event {
@@ -511,6 +519,7 @@ impl Event {
             Self::PeerMessage { .. } => EventKind::PeerMessage,
             Self::PluginLoad { .. } => EventKind::PluginLoad,
             Self::PluginTrap { .. } => EventKind::PluginTrap,
+            Self::SlowClient { .. } => EventKind::SlowClient,
         }
     }
 
@@ -717,6 +726,7 @@ mod tests {
                 tool: s(),
                 reason: s(),
             },
+            Event::SlowClient { stage: s() },
         ]
     }
 

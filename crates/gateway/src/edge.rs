@@ -165,6 +165,9 @@ pub struct EdgeState {
     /// The webhook token when `[webhook_trigger] enabled` (else the route answers 404). Read at
     /// start: the token comes from the environment, which a reload does not re-read.
     pub webhook: Option<WebhookToken>,
+    /// One cell a minute per client: whether a slow-client close is audited
+    /// ([`crate::slow_client`]). Its memory is bounded like the rate limiter's.
+    pub(crate) slow_client_audit: ClientLimiter,
 }
 
 impl EdgeState {
@@ -186,6 +189,7 @@ impl EdgeState {
             webhook: webhook
                 .filter(|_| config.webhook_trigger.enabled)
                 .map(WebhookToken::new),
+            slow_client_audit: ClientLimiter::new(NonZeroU32::MIN, NonZeroU32::MIN),
         }
     }
 

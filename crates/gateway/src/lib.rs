@@ -63,6 +63,7 @@ pub mod reload;
 mod reply_guard;
 mod routes;
 pub mod server;
+mod slow_client;
 mod stack;
 mod state;
 pub mod ws_limits;

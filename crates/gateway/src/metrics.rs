@@ -22,6 +22,8 @@ pub struct Metrics {
     ws_closed_idle: AtomicU64,
     webhook_requests: AtomicU64,
     secrets_redacted: AtomicU64,
+    slow_heads: AtomicU64,
+    slow_bodies: AtomicU64,
 }
 
 fn inc(c: &AtomicU64) {
@@ -84,6 +86,13 @@ impl Metrics {
     /// A WebSocket was closed for not answering pings.
     pub fn ws_closed_idle(&self) {
         inc(&self.ws_closed_idle);
+    }
+    /// A connection was closed for not finishing a request head or body in time.
+    pub(crate) fn slow_client(&self, stage: crate::slow_client::Stage) {
+        inc(match stage {
+            crate::slow_client::Stage::Head => &self.slow_heads,
+            crate::slow_client::Stage::Body => &self.slow_bodies,
+        });
     }
     /// A webhook request arrived.
     pub fn webhook_request(&self) {
@@ -161,6 +170,14 @@ impl Metrics {
             "rampart_webhook_requests_total",
             "Webhook trigger requests.",
             &[("", get(&self.webhook_requests))],
+        );
+        counter(
+            "rampart_slow_clients_closed_total",
+            "Connections closed for not finishing a request head or body in time.",
+            &[
+                ("{stage=\"head\"}", get(&self.slow_heads)),
+                ("{stage=\"body\"}", get(&self.slow_bodies)),
+            ],
         );
         counter(
             "rampart_secrets_redacted_total",

@@ -140,7 +140,6 @@ impl ClientLimiter {
     }
 }
 
-/// What a request costs.
 /// This thread's count of rate-limit checks, the cadence of eviction. Per thread rather than one
 /// shared atomic, whose cache line every request on every core would otherwise write: each
 /// thread evicts every [`EVICT_EVERY`] of its own checks, which bounds the keys as well.
@@ -155,6 +154,7 @@ fn next_check() -> u64 {
     })
 }
 
+/// What a request costs.
 fn cost(method: &Method, path: &str) -> u32 {
     let message = (method == Method::POST
         && (path.ends_with("/message")

@@ -1,5 +1,6 @@
 //! The connection layer under the onion (SPEC N6): a connection cap, a deadline for reading
-//! request headers (slowloris), and a bound on the header buffer. axum's own `serve` exposes none
+//! request headers (slowloris) and one for reading a request body (slow POST), and a bound on the
+//! header buffer. axum's own `serve` exposes none
 //! of these, so connections are accepted here and handed to hyper directly.
 //!
 //! The header deadline is kept here rather than by hyper's `header_read_timeout`, which arms a
@@ -8,14 +9,19 @@
 //! loopback benchmark). Here each connection has one watchdog that wakes a few times per
 //! deadline and closes the connection once nothing has been in flight for the whole deadline:
 //! a client that trickles a head, or sits on an idle keep-alive connection, is closed after
-//! between one and one and a quarter deadlines.
+//! between one and one and a quarter deadlines. The same watchdog closes a connection whose
+//! request body has not arrived in full within [`BODY_READ_TIMEOUT`] of its head (plus up to a
+//! quarter of the header deadline), so a client cannot hold a slot by trickling a body either;
+//! it keeps watching during a graceful shutdown, so neither can hold the shutdown. A close for an
+//! unfinished head or body is counted and audited ([`crate::slow_client`]); closing a connection
+//! that was merely idle (nothing sent since its last request) is not.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -24,7 +30,8 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::Service as _;
 
@@ -34,6 +41,12 @@ use tower::Service as _;
 /// A slowloris client opens many connections and trickles header bytes to hold them; the
 /// deadline closes such a connection however slowly it sends.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's body, from its head.
+///
+/// # Security
+/// A public route reads its body before it can check a token (the webhook's 64 KiB): without a
+/// deadline a client trickling one byte at a time would hold a connection slot for ever.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most connections served at once; further clients wait in the kernel's backlog.
 ///
 /// # Security
@@ -53,6 +66,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct ServerLimits {
     /// See [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
+    /// See [`BODY_READ_TIMEOUT`].
+    pub body_read_timeout: Duration,
     /// See [`MAX_CONNECTIONS`].
     pub max_connections: usize,
 }
@@ -61,6 +76,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
         }
     }
@@ -73,14 +89,25 @@ impl ServerLimits {
         self.header_read_timeout = t;
         self
     }
+
+    /// Limits with a different body deadline (tests use a short one).
+    #[must_use]
+    pub fn with_body_read_timeout(mut self, t: Duration) -> Self {
+        self.body_read_timeout = t;
+        self
+    }
 }
 
-/// What a connection's watchdog needs to know: how many requests are in flight, and since when
-/// the connection has been idle (in milliseconds since `base`).
+/// What a connection's watchdog needs to know: how many requests are in flight, since when the
+/// connection has been idle, and since when a request body has been awaited (milliseconds since
+/// `base`; for the body, plus one, and 0 while none is), and whether the client has sent anything
+/// since its last request ended.
 struct Activity {
     base: Instant,
     in_flight: AtomicU32,
     idle_since_ms: AtomicU64,
+    body_since_ms: AtomicU64,
+    heard: AtomicBool,
 }
 
 impl Activity {
@@ -89,6 +116,8 @@ impl Activity {
             base: Instant::now(),
             in_flight: AtomicU32::new(0),
             idle_since_ms: AtomicU64::new(0),
+            body_since_ms: AtomicU64::new(0),
+            heard: AtomicBool::new(false),
         }
     }
 
@@ -104,6 +133,13 @@ impl Activity {
                 .now_ms()
                 .saturating_sub(self.idle_since_ms.load(Ordering::Acquire))
                 >= limit
+    }
+
+    /// Whether a request body has been awaited for at least `limit`.
+    fn body_overdue(&self, limit: Duration) -> bool {
+        let limit = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        let since = self.body_since_ms.load(Ordering::Acquire);
+        since != 0 && self.now_ms().saturating_sub(since - 1) >= limit
     }
 }
 
@@ -122,18 +158,151 @@ impl Drop for InFlight {
         self.0
             .idle_since_ms
             .store(self.0.now_ms(), Ordering::Release);
+        // What the client sends from here on is the next request's head.
+        self.0.heard.store(false, Ordering::Relaxed);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// Closes the connection (by returning) once it has been idle for `limit`: the header deadline.
-async fn watchdog(activity: Arc<Activity>, limit: Duration) {
-    let tick = (limit / 4).max(Duration::from_millis(10));
+/// A request body being awaited: from the request's head until the body has ended or is
+/// dropped (read in full, refused, or left unread by its handler).
+struct BodyPending {
+    activity: Arc<Activity>,
+    since: u64,
+}
+
+impl BodyPending {
+    fn start(activity: &Arc<Activity>) -> Self {
+        let since = activity.now_ms().saturating_add(1);
+        activity.body_since_ms.store(since, Ordering::Release);
+        Self {
+            activity: Arc::clone(activity),
+            since,
+        }
+    }
+}
+
+impl Drop for BodyPending {
+    fn drop(&mut self) {
+        // Only this body's own mark: HTTP/1 awaits one body at a time, and should another have
+        // started since (in a later millisecond), its deadline stands.
+        let _ = self.activity.body_since_ms.compare_exchange(
+            self.since,
+            0,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// A request body that the [`BodyPending`] mark covers until it ends.
+pub(crate) struct RequestBody {
+    inner: Incoming,
+    pending: Option<BodyPending>,
+}
+
+impl hyper::body::Body for RequestBody {
+    type Data = axum::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None | Some(Err(_))) => self.pending = None,
+            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => self.pending = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Closes the connection (by returning) once it has been idle for `idle` (the header deadline),
+/// or a request body has been awaited for `body` (the body deadline). Says what was unfinished:
+/// a head when the client had sent something since its last request, a body, or nothing (an idle
+/// connection).
+async fn watchdog(
+    activity: Arc<Activity>,
+    idle: Duration,
+    body: Duration,
+) -> Option<crate::slow_client::Stage> {
+    use crate::slow_client::Stage;
+    let tick = (idle.min(body) / 4).max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(tick).await;
-        if activity.idle_for(limit) {
-            return;
+        if activity.body_overdue(body) {
+            return Some(Stage::Body);
         }
+        if activity.idle_for(idle) {
+            return activity
+                .heard
+                .load(Ordering::Relaxed)
+                .then_some(Stage::Head);
+        }
+    }
+}
+
+/// The connection's socket, noting in its [`Activity`] when the client sends anything, so that
+/// the watchdog can tell a trickled head from an idle connection. Every other call passes
+/// through unchanged (vectored writes included: hyper uses them when the socket has them).
+struct Watched {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.activity.heard.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 
@@ -206,8 +375,14 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
     type Error = std::convert::Infallible;
     type Future = Tracked;
 
-    fn call(&self, mut req: http::Request<Incoming>) -> Tracked {
+    fn call(&self, req: http::Request<Incoming>) -> Tracked {
         let in_flight = InFlight::start(&self.activity);
+        let mut req = req.map(|inner| {
+            // No mark for a request without a body (every GET): nothing to wait for.
+            let pending = (!hyper::body::Body::is_end_stream(&inner))
+                .then(|| BodyPending::start(&self.activity));
+            RequestBody { inner, pending }
+        });
         req.extensions_mut().insert(ConnectInfo(self.peer));
         let inner = match self.gateway.try_borrow_mut() {
             Ok(mut gateway) => gateway.call(req),
@@ -248,6 +423,10 @@ pub(crate) async fn run(
             () = &mut shutdown => break,
         };
         let activity = Arc::new(Activity::new());
+        let stream = Watched {
+            stream,
+            activity: Arc::clone(&activity),
+        };
         let svc = Connection {
             gateway: RefCell::new(app.clone()),
             spare: app.clone(),
@@ -259,19 +438,33 @@ pub(crate) async fn run(
             .serve_connection(TokioIo::new(stream), svc)
             .with_upgrades();
         let mut stop = stop_rx.clone();
+        let (idle, body) = (limits.header_read_timeout, limits.body_read_timeout);
+        let state = Arc::clone(app.state());
         tokio::spawn(async move {
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                // Dropping the connection closes it: nothing is in flight.
-                () = watchdog(activity, limits.header_read_timeout) => {}
-                _ = stop.changed() => {
-                    // Finish the request in flight, then close.
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            // Dropping the connection (at the end of this block) closes it: nothing is in
+            // flight, or a head or body is overdue.
+            let slow = async move {
+                tokio::pin!(conn);
+                let watched = watchdog(Arc::clone(&activity), idle, body);
+                tokio::select! {
+                    _ = conn.as_mut() => None,
+                    slow = watched => slow,
+                    _ = stop.changed() => {
+                        // Finish the request in flight, then close; a connection still sending
+                        // a head or a body is held to the same deadlines as before the shutdown.
+                        conn.as_mut().graceful_shutdown();
+                        tokio::select! {
+                            _ = conn => None,
+                            slow = watchdog(activity, idle, body) => slow,
+                        }
+                    }
                 }
             }
+            .await;
             drop(permit);
+            if let Some(stage) = slow {
+                crate::slow_client::closed(&state, peer, stage).await;
+            }
         });
     }
     drop(listener);
@@ -303,5 +496,21 @@ mod tests {
         assert!(activity.idle_for(Duration::ZERO));
         // Idle since just now: not yet for a whole deadline.
         assert!(!activity.idle_for(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn a_body_is_overdue_only_while_it_is_awaited() {
+        let activity = Arc::new(Activity::new());
+        assert!(!activity.body_overdue(Duration::ZERO), "no body awaited");
+        let body = BodyPending::start(&activity);
+        assert!(activity.body_overdue(Duration::ZERO));
+        assert!(!activity.body_overdue(Duration::from_secs(3600)));
+        // A later body's mark is not cleared by an earlier one ending.
+        std::thread::sleep(Duration::from_millis(3));
+        let later = BodyPending::start(&activity);
+        drop(body);
+        assert!(activity.body_overdue(Duration::ZERO));
+        drop(later);
+        assert!(!activity.body_overdue(Duration::ZERO));
     }
 }

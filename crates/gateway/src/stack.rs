@@ -75,6 +75,11 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
+    /// The state every control and handler shares.
+    pub(crate) fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
     pub(crate) fn new(state: Arc<AppState>, router: Router, routes: RouteTable) -> Self {
         Self {
             state,

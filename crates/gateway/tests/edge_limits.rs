@@ -1,5 +1,6 @@
 //! Attack tests of the gateway's edge layers in process: address spraying against the rate
-//! limiter's memory, slowloris connections, and silent WebSocket clients.
+//! limiter's memory, slowloris connections (a trickled head or body, also during shutdown), and
+//! silent WebSocket clients.
 
 #![allow(
     clippy::unwrap_used,
@@ -164,6 +165,57 @@ async fn a_slowloris_connection_is_closed_at_the_header_deadline() {
     assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
 }
 
+/// [`serve`] with an audit log in the test's home; also returns the log's path.
+async fn serve_audited(
+    edge: EdgeState,
+    limits: ServerLimits,
+) -> (SocketAddr, tempfile::TempDir, std::path::PathBuf) {
+    let (mut state, home) = state(edge).await;
+    let log = home.path().join("audit.jsonl");
+    let key = rampart_audit::CheckpointKey::generate().unwrap();
+    let (sink, _) =
+        rampart_audit::AuditSink::open(&log, key, rampart_audit::SinkOptions::default()).unwrap();
+    state.events = Events::new(Some(sink));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(rampart_gateway::serve_with(
+        listener,
+        state,
+        limits,
+        std::future::pending(),
+    ));
+    (addr, home, log)
+}
+
+/// The audit entries of kind `event` in `log`, waiting up to 5 s for at least `want`.
+async fn audited(log: &std::path::Path, event: &str, want: usize) -> Vec<rampart_audit::Entry> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read(log).unwrap_or_default();
+        let found: Vec<_> = text
+            .split_inclusive(|b| *b == b'\n')
+            .filter_map(|l| rampart_audit::Entry::parse_line(l).ok())
+            .filter(|e| e.event == event)
+            .collect();
+        if found.len() >= want || Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The gateway's `/metrics` text.
+async fn metrics(addr: SocketAddr) -> String {
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
+    );
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    conn.read_to_end(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 /// Reads one response with a Content-Length body from a keep-alive connection.
 async fn read_one_response(s: &mut tokio::net::TcpStream) -> String {
     let mut buf = Vec::new();
@@ -192,7 +244,7 @@ async fn read_one_response(s: &mut tokio::net::TcpStream) -> String {
 #[tokio::test]
 async fn a_client_trickling_its_head_is_closed_at_the_deadline_however_steadily_it_sends() {
     let limits = ServerLimits::default().with_header_read_timeout(Duration::from_millis(400));
-    let (addr, _home) = serve(EdgeState::default(), limits).await;
+    let (addr, _home, log) = serve_audited(EdgeState::default(), limits).await;
     let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
     slow.write_all(b"GET /api/health HTTP/1.1\r\n")
         .await
@@ -210,12 +262,23 @@ async fn a_client_trickling_its_head_is_closed_at_the_deadline_however_steadily_
     tokio::time::timeout(Duration::from_secs(10), trickle)
         .await
         .expect("the server closed the trickling connection");
+    // Audited as a slow client, by its address, and counted.
+    let entries = audited(&log, "slow_client", 1).await;
+    assert_eq!(entries.len(), 1, "one slow_client entry");
+    assert_eq!(entries[0].detail.get(), r#"{"stage":"head"}"#);
+    assert_eq!(entries[0].actor, "ip:127.0.0.1");
+    assert_eq!(entries[0].outcome, "blocked");
+    assert!(
+        metrics(addr)
+            .await
+            .contains("rampart_slow_clients_closed_total{stage=\"head\"} 1")
+    );
 }
 
 #[tokio::test]
 async fn a_busy_keep_alive_connection_is_served_past_the_deadline_and_closed_once_idle() {
     let limits = ServerLimits::default().with_header_read_timeout(Duration::from_millis(400));
-    let (addr, _home) = serve(EdgeState::default(), limits).await;
+    let (addr, _home, log) = serve_audited(EdgeState::default(), limits).await;
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
     // Requests every 150 ms for well over the deadline: the connection is never idle that long.
     let started = Instant::now();
@@ -236,6 +299,133 @@ async fn a_busy_keep_alive_connection_is_served_past_the_deadline_and_closed_onc
         read.is_err() || rest.is_empty(),
         "no response to no request"
     );
+    // Closing an idle connection is housekeeping, not an attack: not audited as a slow client.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        metrics(addr)
+            .await
+            .contains("rampart_slow_clients_closed_total{stage=\"head\"} 0")
+    );
+    assert!(audited(&log, "slow_client", 0).await.is_empty());
+}
+
+/// Sends `head`, then one byte of body every 50 ms on another task (never finishing a 1,000-byte
+/// body in under 50 s), and returns what the server answered before it closed the connection.
+async fn trickle_a_body(addr: SocketAddr, head: &'static [u8]) -> String {
+    let conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut rx, mut tx) = conn.into_split();
+    tx.write_all(head).await.unwrap();
+    let writer = tokio::spawn(async move {
+        for _ in 0..1000 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if tx.write_all(b"x").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), rx.read_to_end(&mut buf))
+        .await
+        .expect("the server closed the connection long before the body could finish");
+    writer.abort();
+    let _ = read;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_trickling_a_body_to_a_public_route_is_closed_at_the_body_deadline() {
+    // The webhook route is public and reads its body before it can check a token: the slow POST
+    // would hold a connection slot for as long as the client cares to trickle.
+    let limits = ServerLimits::default().with_body_read_timeout(Duration::from_millis(400));
+    let (addr, _home, log) = serve_audited(EdgeState::default(), limits).await;
+    let head: &[u8] = b"POST /hooks/assistant HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+    let answered = trickle_a_body(addr, head).await;
+    assert!(!answered.contains("HTTP/1.1 2"), "{answered}");
+    // A second slow client from the same address within the minute: closed and counted, but
+    // the audit trail keeps one entry per client a minute.
+    assert_eq!(audited(&log, "slow_client", 1).await.len(), 1);
+    let answered = trickle_a_body(addr, head).await;
+    assert!(!answered.contains("HTTP/1.1 2"), "{answered}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let entries = audited(&log, "slow_client", 1).await;
+    assert_eq!(
+        entries.len(),
+        1,
+        "one slow_client entry per client a minute"
+    );
+    assert_eq!(entries[0].detail.get(), r#"{"stage":"body"}"#);
+    assert!(
+        metrics(addr)
+            .await
+            .contains("rampart_slow_clients_closed_total{stage=\"body\"} 2")
+    );
+    // The server serves other connections meanwhile and after.
+    let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
+    ok.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    ok.read_to_end(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_body_that_arrives_in_pieces_within_the_deadline_is_served() {
+    let limits = ServerLimits::default().with_body_read_timeout(Duration::from_secs(5));
+    let (addr, _home) = serve(EdgeState::default(), limits).await;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = br#"{"message":"hello"}"#;
+    let head = format!(
+        "POST /api/agents/assistant/message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    for piece in body.chunks(7) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        conn.write_all(piece).await.unwrap();
+    }
+    // Answered (whatever the agent's reply), not cut: a slow but steady client is fine.
+    let resp = read_one_response(&mut conn).await;
+    assert!(resp.starts_with("HTTP/1.1 "), "{resp}");
+    assert!(!resp.starts_with("HTTP/1.1 408"), "{resp}");
+}
+
+#[tokio::test]
+async fn a_client_trickling_a_head_cannot_hold_a_graceful_shutdown() {
+    let limits = ServerLimits::default().with_header_read_timeout(Duration::from_millis(400));
+    let (state, _home) = state(EdgeState::default()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(rampart_gateway::serve_with(
+        listener,
+        state,
+        limits,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /api/health HTTP/1.1\r\nX-A: ")
+        .await
+        .unwrap();
+    let trickler = tokio::spawn(async move {
+        for _ in 0..1000 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if slow.write_all(b"a").await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send(()).unwrap();
+    // The shutdown grace is 30 s: the server ends long before it, at the header deadline.
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the shutdown was not held by the trickling client")
+        .unwrap()
+        .unwrap();
+    trickler.abort();
 }
 
 #[tokio::test]
