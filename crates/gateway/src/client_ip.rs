@@ -11,9 +11,27 @@ use axum::extract::ConnectInfo;
 use http::HeaderMap;
 use rampart_config::TrustedProxy;
 
-/// The client address a request is accounted to, set by the rate-limit layer.
+/// The client address a request is accounted to, as an extractor: resolved from the request's
+/// peer and headers under the current `trusted_proxies`, as the rate limit resolves it. (Not
+/// stored in the request by the edge: only the webhook route needs it, and every request would
+/// otherwise pay for one more extension.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
+
+impl axum::extract::FromRequestParts<std::sync::Arc<crate::AppState>> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &std::sync::Arc<crate::AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(resolve(
+            peer(&parts.extensions),
+            &parts.headers,
+            &state.edge.settings().trusted_proxies,
+        )))
+    }
+}
 
 /// The most forwarded hops examined.
 ///

@@ -17,6 +17,7 @@
 //! lower role is refused from the next request on, and the open WebSockets of any principal the
 //! new directory no longer vouches for are told to close.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,7 +62,7 @@ pub struct CredentialId(Option<[u8; 32]>);
 pub struct Principal {
     /// Who it is: a `[[users]]` name, `"api_key"` for the gateway key, `"local"` for the
     /// loopback bypass.
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// What it may do.
     pub role: Role,
     /// How the audit trail names it: `user:NAME`, the key's fingerprint (never the key) or the
@@ -99,6 +100,8 @@ struct UserEntry {
     role: Role,
     enabled: bool,
     hash: Option<KeyHash>,
+    /// The credential id of `hash`, computed once rather than per request.
+    credential: CredentialId,
 }
 
 /// A presented key that only the password hashes can decide on (see
@@ -123,6 +126,11 @@ impl Directory {
                     role: u.role,
                     enabled: u.enabled,
                     hash: u.api_key_hash.clone(),
+                    credential: CredentialId(
+                        u.api_key_hash
+                            .as_ref()
+                            .map(|h| sha256(h.as_str().as_bytes())),
+                    ),
                 })
                 .collect(),
             require_auth_local,
@@ -138,10 +146,10 @@ impl Directory {
     fn principal(&self, i: usize) -> Option<Principal> {
         let u = self.users.get(i)?;
         Some(Principal {
-            name: u.name.clone(),
+            name: Cow::Owned(u.name.clone()),
             role: u.role,
             actor: Actor::User(u.name.clone()),
-            credential: CredentialId(u.hash.as_ref().map(|h| sha256(h.as_str().as_bytes()))),
+            credential: u.credential,
         })
     }
 
@@ -186,7 +194,7 @@ impl Directory {
     /// Whether this directory still vouches for `p` (authenticated under an earlier one): same
     /// user, still enabled, same key, no lower role. The owner key survives reloads.
     fn vouches_for(&self, p: &Principal) -> bool {
-        match p.name.as_str() {
+        match &*p.name {
             "api_key" => true,
             "local" => !self.require_auth_local,
             name => self.users.iter().any(|u| {
@@ -380,7 +388,7 @@ impl Authenticator {
             let ok: bool = sha256(bytes).ct_eq(&owner.digest).into();
             if ok {
                 return Ok(Some(Principal {
-                    name: "api_key".to_owned(),
+                    name: Cow::Borrowed("api_key"),
                     role: Role::Owner,
                     actor: Actor::Key(owner.id),
                     credential: CredentialId(Some(owner.digest)),
@@ -426,7 +434,7 @@ impl Authenticator {
     pub(crate) fn local_bypass(&self, peer: Option<SocketAddr>) -> Option<Principal> {
         let peer = peer.filter(|p| p.ip().is_loopback())?;
         (!self.directory().require_auth_local).then(|| Principal {
-            name: "local".to_owned(),
+            name: Cow::Borrowed("local"),
             role: Role::Owner,
             actor: Actor::Ip(peer.ip()),
             credential: CredentialId::default(),
@@ -453,7 +461,7 @@ impl Authenticator {
         for s in open.values() {
             if !fresh.vouches_for(&s.principal) {
                 let _ = s.revoke.send(true);
-                closed.push(s.principal.name.clone());
+                closed.push(s.principal.name.to_string());
             }
         }
         Swap {
@@ -537,7 +545,7 @@ mod tests {
         );
         assert_eq!(a.verify("k3y").await.unwrap().role, Role::Owner);
         let alice = a.verify("alice-key").await.unwrap();
-        assert_eq!((alice.name.as_str(), alice.role), ("alice", Role::Admin));
+        assert_eq!((&*alice.name, alice.role), ("alice", Role::Admin));
         assert_eq!(alice.actor, Actor::User("alice".to_owned()));
         // Cached now: the same answer again.
         assert_eq!(a.verify("alice-key").await.unwrap(), alice);

@@ -21,7 +21,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{HeaderValue, Method, header};
 use rampart_audit::{Actor, Event, Outcome, Record};
 
-use crate::client_ip::{self, ClientIp};
+use crate::client_ip;
 use crate::{ApiError, AppState};
 
 /// Cells an ordinary request costs.
@@ -198,16 +198,16 @@ pub(crate) struct Refusal {
     limited: Limited,
 }
 
-/// Charges the request's client (its IP under `trusted_proxies`, recorded in the request as
-/// [`ClientIp`]) the route's cost, without an await: `Ok` to go on, or the [`Refusal`].
-pub(crate) fn admit(state: &AppState, req: &mut Request) -> Result<(), Refusal> {
+/// Charges the request's client (its IP under `trusted_proxies`, see
+/// [`client_ip::ClientIp`]) the route's cost, without an await: `Ok` to go on, or the
+/// [`Refusal`].
+pub(crate) fn admit(state: &AppState, req: &Request) -> Result<(), Refusal> {
     let settings = state.edge.settings();
     let ip = client_ip::resolve(
         client_ip::peer(req.extensions()),
         req.headers(),
         &settings.trusted_proxies,
     );
-    req.extensions_mut().insert(ClientIp(ip));
     let cost = cost(req.method(), req.uri().path());
     settings
         .limiter

@@ -107,7 +107,7 @@ pub(crate) async fn decide(
             ));
         }
     };
-    let by = principal.name.clone();
+    let by = principal.name.to_string();
     let p = policy.clone();
     let row = tokio::task::spawn_blocking(move || p.decide(&id, approve, &by))
         .await

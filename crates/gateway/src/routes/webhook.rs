@@ -10,7 +10,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use rampart_agent::{TurnOutcome, TurnRequest};
@@ -34,7 +34,7 @@ pub(crate) struct HookBody {
 /// The handler.
 pub(crate) async fn trigger(
     State(state): State<Arc<AppState>>,
-    Extension(ClientIp(ip)): Extension<ClientIp>,
+    ClientIp(ip): ClientIp,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,

@@ -250,11 +250,11 @@ async fn serve(
             continue;
         }
         let msg = InboundMessage {
-            user_id: principal.name.clone(),
+            user_id: principal.name.to_string(),
             chat_id: chat_id(&agent, session_id.as_deref()),
             is_group: false,
             addressed: true,
-            display_name: principal.name.clone(),
+            display_name: principal.name.to_string(),
             text,
             agent: Some(agent.clone()),
         };
