@@ -168,6 +168,9 @@ pub struct EdgeState {
     /// One cell a minute per client: whether a slow-client close is audited
     /// ([`crate::slow_client`]). Its memory is bounded like the rate limiter's.
     pub(crate) slow_client_audit: ClientLimiter,
+    /// Set when the server begins a graceful shutdown ([`crate::server`]): open WebSockets
+    /// close (1001), so that their connection slots come free within the shutdown grace.
+    pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl EdgeState {
@@ -190,6 +193,7 @@ impl EdgeState {
                 .filter(|_| config.webhook_trigger.enabled)
                 .map(WebhookToken::new),
             slow_client_audit: ClientLimiter::new(NonZeroU32::MIN, NonZeroU32::MIN),
+            shutdown: tokio::sync::watch::Sender::new(false),
         }
     }
 

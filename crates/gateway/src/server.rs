@@ -1,4 +1,5 @@
-//! The connection layer under the onion (SPEC N6): a connection cap, a deadline for reading
+//! The connection layer under the onion (SPEC N6): a connection cap (upgraded WebSockets
+//! included: the socket keeps its slot), a deadline for reading
 //! request headers (slowloris) and one for reading a request body (slow POST), and a bound on the
 //! header buffer. axum's own `serve` exposes none
 //! of these, so connections are accepted here and handed to hyper directly.
@@ -255,9 +256,13 @@ async fn watchdog(
 /// The connection's socket, noting in its [`Activity`] when the client sends anything, so that
 /// the watchdog can tell a trickled head from an idle connection. Every other call passes
 /// through unchanged (vectored writes included: hyper uses them when the socket has them).
+///
+/// It also holds the connection's slot under [`MAX_CONNECTIONS`]: a connection upgraded to a
+/// WebSocket hands its socket on to the WebSocket, and keeps counting until that closes.
 struct Watched {
     stream: TcpStream,
     activity: Arc<Activity>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl AsyncRead for Watched {
@@ -426,6 +431,7 @@ pub(crate) async fn run(
         let stream = Watched {
             stream,
             activity: Arc::clone(&activity),
+            _slot: permit,
         };
         let svc = Connection {
             gateway: RefCell::new(app.clone()),
@@ -461,7 +467,7 @@ pub(crate) async fn run(
                 }
             }
             .await;
-            drop(permit);
+            // The connection is closed (its slot free) unless it became a WebSocket.
             if let Some(stage) = slow {
                 crate::slow_client::closed(&state, peer, stage).await;
             }
@@ -469,6 +475,7 @@ pub(crate) async fn run(
     }
     drop(listener);
     let _ = stop_tx.send(true);
+    app.state().edge.shutdown.send_replace(true);
     let all = u32::try_from(max).unwrap_or(u32::MAX);
     if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
         .await

@@ -453,6 +453,63 @@ async fn a_websocket_outlives_the_header_deadline() {
 }
 
 #[tokio::test]
+async fn websockets_count_against_the_connection_cap_and_close_on_shutdown() {
+    use futures_util::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut limits = ServerLimits::default();
+    limits.max_connections = 2;
+    let (state, _home) = state(EdgeState::default()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(rampart_gateway::serve_with(
+        listener,
+        state,
+        limits,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let url = format!("ws://{addr}/api/agents/assistant/ws?token={KEY}");
+    let (mut first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let (mut second, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    // Both slots are held by the WebSockets: a third client waits in the backlog, unserved.
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    third
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let waited =
+        tokio::time::timeout(Duration::from_millis(800), third.read_to_end(&mut buf)).await;
+    assert!(waited.is_err(), "served past the connection cap: {buf:?}");
+    // One WebSocket closes: its slot comes free and the waiting client is served.
+    first.close(None).await.unwrap();
+    while let Some(Ok(_)) = first.next().await {}
+    tokio::time::timeout(Duration::from_secs(10), third.read_to_end(&mut buf))
+        .await
+        .expect("served once a slot was free")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
+    // Shutdown closes the remaining WebSocket (1001) instead of waiting the 30 s grace for it.
+    stop.send(()).unwrap();
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(10), second.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.unwrap().code), 1001);
+    let _ = second.send(Message::Close(None)).await;
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the shutdown did not wait the grace period for the WebSocket")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
 async fn a_websocket_that_never_answers_pings_is_closed() {
     let mut edge = EdgeState::default();
     edge.ws_ping_interval = Duration::from_millis(200);

@@ -146,6 +146,12 @@ async fn admit_rate(
     ))
 }
 
+/// Resolves once the gateway begins its shutdown (at once if it has).
+async fn shutting_down(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    // An error means the sender is gone with the gateway's state: shutting down as well.
+    let _ = stopping.wait_for(|stop| *stop).await;
+}
+
 /// Closes a socket whose credential a reload revoked (1008, policy violation).
 async fn close_revoked(socket: &mut WebSocket) {
     let close = CloseFrame {
@@ -170,12 +176,20 @@ async fn serve(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_pong = Instant::now();
+    let mut stopping = state.edge.shutdown.subscribe();
     loop {
         let msg = tokio::select! {
             m = socket.recv() => match m {
                 Some(Ok(m)) => m,
                 _ => break,
             },
+            // The gateway is shutting down: a turn in progress has finished (this loop is
+            // between turns), so say goodbye and free the connection's slot.
+            () = shutting_down(&mut stopping) => {
+                let close = CloseFrame { code: 1001, reason: "server shutting down".into() };
+                let _ = socket.send(Message::Close(Some(close))).await;
+                break;
+            }
             () = revocation.revoked() => {
                 close_revoked(&mut socket).await;
                 break;
