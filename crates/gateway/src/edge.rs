@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use crate::AppState;
 use crate::metrics::Metrics;
 use crate::rate_limit::ClientLimiter;
-use crate::ws_limits::{KeyWindows, WS_IDLE_TIMEOUT, WS_PING_INTERVAL};
+use crate::ws_limits::{KeyWindows, WS_IDLE_TIMEOUT, WS_PING_INTERVAL, WS_SEND_TIMEOUT};
 
 /// The webhook trigger's token, kept as its SHA-256 digest.
 pub struct WebhookToken {
@@ -158,6 +158,8 @@ pub struct EdgeState {
     pub ws_ping_interval: Duration,
     /// How long a WebSocket may go without a pong before it is closed.
     pub ws_idle_timeout: Duration,
+    /// How long one frame to a WebSocket client may take to send before the socket is dropped.
+    pub ws_send_timeout: Duration,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     /// The known-secret leak guard every reply passes (SPEC L2).
@@ -187,6 +189,7 @@ impl EdgeState {
             ws_windows: KeyWindows::default(),
             ws_ping_interval: WS_PING_INTERVAL,
             ws_idle_timeout: WS_IDLE_TIMEOUT,
+            ws_send_timeout: WS_SEND_TIMEOUT,
             metrics: Metrics::default(),
             leak,
             webhook: webhook

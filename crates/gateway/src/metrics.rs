@@ -24,6 +24,7 @@ pub struct Metrics {
     secrets_redacted: AtomicU64,
     slow_heads: AtomicU64,
     slow_bodies: AtomicU64,
+    slow_silent: AtomicU64,
 }
 
 fn inc(c: &AtomicU64) {
@@ -92,6 +93,7 @@ impl Metrics {
         inc(match stage {
             crate::slow_client::Stage::Head => &self.slow_heads,
             crate::slow_client::Stage::Body => &self.slow_bodies,
+            crate::slow_client::Stage::Silent => &self.slow_silent,
         });
     }
     /// A webhook request arrived.
@@ -173,10 +175,11 @@ impl Metrics {
         );
         counter(
             "rampart_slow_clients_closed_total",
-            "Connections closed for not finishing a request head or body in time.",
+            "Connections closed for not finishing a request head or body in time, or sending nothing.",
             &[
                 ("{stage=\"head\"}", get(&self.slow_heads)),
                 ("{stage=\"body\"}", get(&self.slow_bodies)),
+                ("{stage=\"silent\"}", get(&self.slow_silent)),
             ],
         );
         counter(

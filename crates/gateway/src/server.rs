@@ -11,9 +11,10 @@
 //! deadline and closes the connection once nothing has been in flight for the whole deadline:
 //! a client that trickles a head, or sits on an idle keep-alive connection, is closed after
 //! between one and one and a quarter deadlines. The same watchdog closes a connection whose
-//! request body has not arrived in full within [`BODY_READ_TIMEOUT`] of its head (plus up to a
-//! quarter of the header deadline), so a client cannot hold a slot by trickling a body either;
-//! it keeps watching during a graceful shutdown, so neither can hold the shutdown. A close for an
+//! request body has not arrived in full within [`BODY_READ_TIMEOUT`] of the gateway's first read
+//! of it (plus up to a quarter of the header deadline), so a client cannot hold a slot by
+//! trickling a body either. It keeps watching during a graceful shutdown, with the header
+//! deadline for bodies too, so that neither can hold the shutdown past its grace. A close for an
 //! unfinished head or body is counted and audited ([`crate::slow_client`]); closing a connection
 //! that was merely idle (nothing sent since its last request) is not.
 
@@ -42,7 +43,7 @@ use tower::Service as _;
 /// A slowloris client opens many connections and trickles header bytes to hold them; the
 /// deadline closes such a connection however slowly it sends.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's body, from its head.
+/// How long a client may take to send a request's body, from the gateway's first read of it.
 ///
 /// # Security
 /// A public route reads its body before it can check a token (the webhook's 64 KiB): without a
@@ -109,6 +110,7 @@ struct Activity {
     idle_since_ms: AtomicU64,
     body_since_ms: AtomicU64,
     heard: AtomicBool,
+    served: AtomicBool,
 }
 
 impl Activity {
@@ -119,6 +121,7 @@ impl Activity {
             idle_since_ms: AtomicU64::new(0),
             body_since_ms: AtomicU64::new(0),
             heard: AtomicBool::new(false),
+            served: AtomicBool::new(false),
         }
     }
 
@@ -150,6 +153,7 @@ struct InFlight(Arc<Activity>);
 impl InFlight {
     fn start(activity: &Arc<Activity>) -> Self {
         activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        activity.served.store(true, Ordering::Relaxed);
         Self(Arc::clone(activity))
     }
 }
@@ -165,8 +169,9 @@ impl Drop for InFlight {
     }
 }
 
-/// A request body being awaited: from the request's head until the body has ended or is
-/// dropped (read in full, refused, or left unread by its handler).
+/// A request body being awaited: from the gateway's first read of it until the body has ended
+/// or is dropped (read in full or refused). Not from the request's head: the time the request
+/// waits on the gateway itself first (a password-hash check in a queue) is not the client's.
 struct BodyPending {
     activity: Arc<Activity>,
     since: u64,
@@ -196,9 +201,12 @@ impl Drop for BodyPending {
     }
 }
 
-/// A request body that the [`BodyPending`] mark covers until it ends.
+/// A request body that the [`BodyPending`] mark covers from its first read until it ends.
 pub(crate) struct RequestBody {
     inner: Incoming,
+    /// The connection's activity, until the first read turns it into the mark; `None` for a
+    /// request without a body.
+    unread: Option<Arc<Activity>>,
     pending: Option<BodyPending>,
 }
 
@@ -210,6 +218,9 @@ impl hyper::body::Body for RequestBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if let Some(activity) = self.unread.take() {
+            self.pending = Some(BodyPending::start(&activity));
+        }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(None | Some(Err(_))) => self.pending = None,
@@ -245,10 +256,11 @@ async fn watchdog(
             return Some(Stage::Body);
         }
         if activity.idle_for(idle) {
-            return activity
-                .heard
-                .load(Ordering::Relaxed)
-                .then_some(Stage::Head);
+            if activity.heard.load(Ordering::Relaxed) {
+                return Some(Stage::Head);
+            }
+            // Nothing sent since the last request: merely idle, unless there never was one.
+            return (!activity.served.load(Ordering::Relaxed)).then_some(Stage::Silent);
         }
     }
 }
@@ -384,9 +396,13 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
         let in_flight = InFlight::start(&self.activity);
         let mut req = req.map(|inner| {
             // No mark for a request without a body (every GET): nothing to wait for.
-            let pending = (!hyper::body::Body::is_end_stream(&inner))
-                .then(|| BodyPending::start(&self.activity));
-            RequestBody { inner, pending }
+            let unread =
+                (!hyper::body::Body::is_end_stream(&inner)).then(|| Arc::clone(&self.activity));
+            RequestBody {
+                inner,
+                unread,
+                pending: None,
+            }
         });
         req.extensions_mut().insert(ConnectInfo(self.peer));
         let inner = match self.gateway.try_borrow_mut() {
@@ -447,27 +463,26 @@ pub(crate) async fn run(
         let (idle, body) = (limits.header_read_timeout, limits.body_read_timeout);
         let state = Arc::clone(app.state());
         tokio::spawn(async move {
-            // Dropping the connection (at the end of this block) closes it: nothing is in
-            // flight, or a head or body is overdue.
-            let slow = async move {
-                tokio::pin!(conn);
-                let watched = watchdog(Arc::clone(&activity), idle, body);
-                tokio::select! {
-                    _ = conn.as_mut() => None,
-                    slow = watched => slow,
-                    _ = stop.changed() => {
-                        // Finish the request in flight, then close; a connection still sending
-                        // a head or a body is held to the same deadlines as before the shutdown.
-                        conn.as_mut().graceful_shutdown();
-                        tokio::select! {
-                            _ = conn => None,
-                            slow = watchdog(activity, idle, body) => slow,
-                        }
+            tokio::pin!(conn);
+            let watched = watchdog(Arc::clone(&activity), idle, body);
+            let slow = tokio::select! {
+                _ = conn.as_mut() => None,
+                slow = watched => slow,
+                _ = stop.changed() => {
+                    // Finish the request in flight, then close. A connection still sending a
+                    // head or a body is held to the header deadline (a body too, so that it
+                    // ends within the shutdown grace).
+                    conn.as_mut().graceful_shutdown();
+                    tokio::select! {
+                        _ = conn.as_mut() => None,
+                        slow = watchdog(activity, idle, body.min(idle)) => slow,
                     }
                 }
-            }
-            .await;
-            // The connection is closed (its slot free) unless it became a WebSocket.
+            };
+            // A slow client is recorded while its connection still holds its slot, so that a
+            // shutdown waits for the record before the audit trail closes. Then the connection
+            // is dropped, closing it and freeing the slot (unless it became a WebSocket, which
+            // holds the slot on).
             if let Some(stage) = slow {
                 crate::slow_client::closed(&state, peer, stage).await;
             }

@@ -1,5 +1,6 @@
 //! Slow clients (SPEC N6): what the gateway does after the connection layer ([`crate::server`])
-//! closes a connection whose client did not finish a request's head or body in time.
+//! closes a connection whose client did not finish a request's head or body in time, or
+//! never sent anything.
 //!
 //! Each close is counted (`rampart_slow_clients_closed_total`); the first of a client in a minute
 //! is also audited (`slow_client`) and logged as a warning, later ones only at debug level, so
@@ -18,6 +19,8 @@ pub(crate) enum Stage {
     Head,
     /// A request body (slow POST).
     Body,
+    /// Nothing at all: connected, never sent a byte, held the connection to the deadline.
+    Silent,
 }
 
 impl Stage {
@@ -25,15 +28,16 @@ impl Stage {
         match self {
             Self::Head => "head",
             Self::Body => "body",
+            Self::Silent => "silent",
         }
     }
 }
 
 /// Records that the connection from `peer` was closed as a slow client.
 ///
-/// The peer's own address: no request head was read that a trusted proxy's forwarded header
-/// could have come in (a proxy in front normally buffers heads, and the slow client is its
-/// problem then).
+/// Keyed by the peer's own address, not a forwarded one: a slow head has no header to believe
+/// yet, and behind a trusted proxy (which normally buffers requests, making slow clients its
+/// problem) every client shares the proxy's entry.
 pub(crate) async fn closed(state: &AppState, peer: SocketAddr, stage: Stage) {
     let ip = peer.ip();
     state.edge.metrics.slow_client(stage);

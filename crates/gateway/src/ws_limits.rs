@@ -15,6 +15,13 @@ use http::HeaderMap;
 pub const WS_MESSAGES_PER_WINDOW: usize = 30;
 /// The sliding window of [`WS_MESSAGES_PER_WINDOW`].
 pub const WS_WINDOW: Duration = Duration::from_secs(60);
+/// How long one frame to the client may take to send before the socket is dropped.
+///
+/// # Security
+/// A client that never reads fills the server's send buffer; without a bound the socket's loop
+/// would wait in that send for ever, past its pings, a revocation and the shutdown, holding a
+/// connection slot.
+pub const WS_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the server pings.
 pub const WS_PING_INTERVAL: Duration = Duration::from_secs(30);
 /// How long without a pong before the server closes the socket.

@@ -311,10 +311,10 @@ async fn a_busy_keep_alive_connection_is_served_past_the_deadline_and_closed_onc
 
 /// Sends `head`, then one byte of body every 50 ms on another task (never finishing a 1,000-byte
 /// body in under 50 s), and returns what the server answered before it closed the connection.
-async fn trickle_a_body(addr: SocketAddr, head: &'static [u8]) -> String {
+async fn trickle_a_body(addr: SocketAddr, head: Vec<u8>) -> String {
     let conn = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut rx, mut tx) = conn.into_split();
-    tx.write_all(head).await.unwrap();
+    tx.write_all(&head).await.unwrap();
     let writer = tokio::spawn(async move {
         for _ in 0..1000 {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -333,18 +333,20 @@ async fn trickle_a_body(addr: SocketAddr, head: &'static [u8]) -> String {
 }
 
 #[tokio::test]
-async fn a_client_trickling_a_body_to_a_public_route_is_closed_at_the_body_deadline() {
-    // The webhook route is public and reads its body before it can check a token: the slow POST
-    // would hold a connection slot for as long as the client cares to trickle.
+async fn a_client_trickling_a_body_is_closed_at_the_body_deadline() {
+    // Without a deadline, the slow POST would hold a connection slot for as long as the client
+    // cares to trickle.
     let limits = ServerLimits::default().with_body_read_timeout(Duration::from_millis(400));
     let (addr, _home, log) = serve_audited(EdgeState::default(), limits).await;
-    let head: &[u8] = b"POST /hooks/assistant HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
-    let answered = trickle_a_body(addr, head).await;
+    let head = format!(
+        "POST /api/agents/assistant/message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    );
+    let answered = trickle_a_body(addr, head.clone().into_bytes()).await;
     assert!(!answered.contains("HTTP/1.1 2"), "{answered}");
     // A second slow client from the same address within the minute: closed and counted, but
     // the audit trail keeps one entry per client a minute.
     assert_eq!(audited(&log, "slow_client", 1).await.len(), 1);
-    let answered = trickle_a_body(addr, head).await;
+    let answered = trickle_a_body(addr, head.into_bytes()).await;
     assert!(!answered.contains("HTTP/1.1 2"), "{answered}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let entries = audited(&log, "slow_client", 1).await;
@@ -367,6 +369,58 @@ async fn a_client_trickling_a_body_to_a_public_route_is_closed_at_the_body_deadl
     let mut buf = Vec::new();
     ok.read_to_end(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn the_webhook_refuses_before_reading_a_body_it_would_not_accept() {
+    // A body that never comes: the answer must not wait for it.
+    let head = |token: &str| {
+        format!(
+            "POST /hooks/assistant HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        )
+    };
+    let ask = |addr: SocketAddr, head: String| async move {
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), read_one_response(&mut conn))
+            .await
+            .expect("answered without the body")
+    };
+    // Off: 404 at once.
+    let (addr, _home) = serve(EdgeState::default(), ServerLimits::default()).await;
+    let resp = ask(addr, head("anything")).await;
+    assert!(resp.starts_with("HTTP/1.1 404"), "{resp}");
+    // On, with the wrong token: 401 at once.
+    let mut config = rampart_config::EdgeConfig::default();
+    config.webhook_trigger.enabled = true;
+    let token = SecretString::from("webhook-token-0123456789abcdef".to_owned());
+    let edge = EdgeState::new(
+        &config,
+        rampart_guard::SharedLeakGuard::default(),
+        Some(&token),
+    );
+    let (addr, _home) = serve(edge, ServerLimits::default()).await;
+    let resp = ask(addr, head("wrong-token")).await;
+    assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
+}
+
+#[tokio::test]
+async fn a_client_that_connects_and_sends_nothing_is_closed_and_counted() {
+    let limits = ServerLimits::default().with_header_read_timeout(Duration::from_millis(400));
+    let (addr, _home, log) = serve_audited(EdgeState::default(), limits).await;
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut buf))
+        .await
+        .expect("the server closed the silent connection");
+    let entries = audited(&log, "slow_client", 1).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].detail.get(), r#"{"stage":"silent"}"#);
+    assert!(
+        metrics(addr)
+            .await
+            .contains("rampart_slow_clients_closed_total{stage=\"silent\"} 1")
+    );
 }
 
 #[tokio::test]
@@ -507,6 +561,46 @@ async fn websockets_count_against_the_connection_cap_and_close_on_shutdown() {
         .expect("the shutdown did not wait the grace period for the WebSocket")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_websocket_client_that_never_reads_is_dropped_and_frees_its_slot() {
+    use futures_util::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut edge = EdgeState::default();
+    edge.ws_send_timeout = Duration::from_millis(300);
+    let mut limits = ServerLimits::default();
+    limits.max_connections = 1;
+    let (addr, _home) = serve(edge, limits).await;
+    let url = format!("ws://{addr}/api/agents/assistant/ws?token={KEY}");
+    let (socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    // Every binary frame earns an error frame back; the client never reads them, so the
+    // server's sends back up until one times out.
+    let (mut tx, _never_read) = socket.split();
+    for _ in 0..200_000 {
+        let sent = tokio::time::timeout(
+            Duration::from_secs(2),
+            tx.send(Message::Binary(vec![0; 8].into())),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(()))) {
+            break;
+        }
+    }
+    // The one slot comes free once the server drops the socket: a new client is served.
+    let served = async {
+        let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
+        ok.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        ok.read_to_end(&mut buf).await.unwrap();
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    let resp = tokio::time::timeout(Duration::from_secs(20), served)
+        .await
+        .expect("the stuck socket was dropped and its slot freed");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
 }
 
 #[tokio::test]

@@ -6,10 +6,12 @@
 //! limit ([`crate::limits::MAX_WEBHOOK_BODY_BYTES`]), and its message passes the same admission
 //! (sanitizing, injection detection) as every other front.
 //!
-//! Body: `{"message":"…","session_id"?:"…"}`; answer: the message route's reply.
+//! Body: `{"message":"…","session_id"?:"…"}`; answer: the message route's reply. The body is
+//! read only after the route is known to be on, the rate limit admits the caller and the token
+//! matches: an anonymous client cannot make the gateway wait on a body it trickles.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
@@ -31,13 +33,27 @@ pub(crate) struct HookBody {
     session_id: Option<String>,
 }
 
+/// The whole body, which [`crate::limits`] has capped at the webhook's limit: over it, 413.
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, usize::MAX).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<http_body_util::LengthLimitError>() {
+                return ApiError::payload_too_large();
+            }
+            cause = c.source();
+        }
+        ApiError::invalid_input("could not read the request body")
+    })
+}
+
 /// The handler.
 pub(crate) async fn trigger(
     State(state): State<Arc<AppState>>,
     ClientIp(ip): ClientIp,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let Some(token) = &state.edge.webhook else {
         return Err(ApiError::not_found("no such route"));
@@ -69,7 +85,7 @@ pub(crate) async fn trigger(
         return Err(ApiError::unauthorized("missing or invalid webhook token"));
     }
     let agent = agent_name(&name)?;
-    let body: HookBody = parse_json(&body)?;
+    let body: HookBody = parse_json(&read_body(body).await?)?;
     if state.runtime.agent(&agent).is_none() {
         return Err(ApiError::not_found("no such agent"));
     }

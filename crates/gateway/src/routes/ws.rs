@@ -105,18 +105,36 @@ enum ClientMessage {
     },
 }
 
+/// The client's socket, every send bounded by a timeout ([`crate::ws_limits::WS_SEND_TIMEOUT`]
+/// unless the edge sets another).
+struct Socket {
+    inner: WebSocket,
+    send_timeout: std::time::Duration,
+}
+
+impl Socket {
+    /// Sends one frame; `Err` when the socket failed or the client has not taken the frame in
+    /// time (then the caller drops the socket).
+    async fn send(&mut self, msg: Message) -> Result<(), ()> {
+        match tokio::time::timeout(self.send_timeout, self.inner.send(msg)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) | Err(_) => Err(()),
+        }
+    }
+
+    async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
+        self.inner.recv().await
+    }
+}
+
 /// Sends a JSON value, redacted by the leak guard.
-async fn send_json(
-    socket: &mut WebSocket,
-    leak: &SharedLeakGuard,
-    value: &serde_json::Value,
-) -> bool {
+async fn send_json(socket: &mut Socket, leak: &SharedLeakGuard, value: &serde_json::Value) -> bool {
     let text = value.to_string();
     let text = leak.redact("reply", &text).into_owned();
     socket.send(Message::Text(text.into())).await.is_ok()
 }
 
-async fn send_error(socket: &mut WebSocket, leak: &SharedLeakGuard, e: &ApiError) -> bool {
+async fn send_error(socket: &mut Socket, leak: &SharedLeakGuard, e: &ApiError) -> bool {
     send_json(socket, leak, &error_frame(e)).await
 }
 
@@ -153,7 +171,7 @@ async fn shutting_down(stopping: &mut tokio::sync::watch::Receiver<bool>) {
 }
 
 /// Closes a socket whose credential a reload revoked (1008, policy violation).
-async fn close_revoked(socket: &mut WebSocket) {
+async fn close_revoked(socket: &mut Socket) {
     let close = CloseFrame {
         code: 1008,
         reason: "credential revoked".into(),
@@ -162,13 +180,17 @@ async fn close_revoked(socket: &mut WebSocket) {
 }
 
 async fn serve(
-    mut socket: WebSocket,
+    socket: WebSocket,
     state: AppState,
     agent: AgentName,
     principal: Principal,
     mut revocation: SocketGuard,
 ) {
     state.edge.metrics.ws_connection();
+    let mut socket = Socket {
+        inner: socket,
+        send_timeout: state.edge.ws_send_timeout,
+    };
     let leak = state.edge.leak.clone();
     let mut window = SlidingWindow::default();
     let mut audited = None;
@@ -179,10 +201,8 @@ async fn serve(
     let mut stopping = state.edge.shutdown.subscribe();
     loop {
         let msg = tokio::select! {
-            m = socket.recv() => match m {
-                Some(Ok(m)) => m,
-                _ => break,
-            },
+            // Shutdown first: no new turn starts once it has begun, even with a message waiting.
+            biased;
             // The gateway is shutting down: a turn in progress has finished (this loop is
             // between turns), so say goodbye and free the connection's slot.
             () = shutting_down(&mut stopping) => {
@@ -190,6 +210,10 @@ async fn serve(
                 let _ = socket.send(Message::Close(Some(close))).await;
                 break;
             }
+            m = socket.recv() => match m {
+                Some(Ok(m)) => m,
+                _ => break,
+            },
             () = revocation.revoked() => {
                 close_revoked(&mut socket).await;
                 break;
@@ -364,7 +388,7 @@ fn error_frame(e: &ApiError) -> serde_json::Value {
 }
 
 /// Sends a streamed delta through the stream redactor.
-async fn send_delta(socket: &mut WebSocket, text: &str) -> bool {
+async fn send_delta(socket: &mut Socket, text: &str) -> bool {
     if text.is_empty() {
         return true;
     }
@@ -373,7 +397,7 @@ async fn send_delta(socket: &mut WebSocket, text: &str) -> bool {
 }
 
 /// Runs one turn, streaming deltas; false when the socket is gone.
-async fn turn(socket: &mut WebSocket, state: &AppState, req: TurnRequest) -> bool {
+async fn turn(socket: &mut Socket, state: &AppState, req: TurnRequest) -> bool {
     let leak = &state.edge.leak;
     let mut redactor = leak.current().stream();
     let mut hits = LeakHits::default();
