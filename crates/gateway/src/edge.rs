@@ -170,8 +170,9 @@ pub struct EdgeState {
     /// One cell a minute per client: whether a slow-client close is audited
     /// ([`crate::slow_client`]). Its memory is bounded like the rate limiter's.
     pub(crate) slow_client_audit: ClientLimiter,
-    /// Set when the server begins a graceful shutdown ([`crate::server`]): open WebSockets
-    /// close (1001), so that their connection slots come free within the shutdown grace.
+    /// Set when the server begins a graceful shutdown ([`crate::server`]): each connection
+    /// finishes its request and closes, and open WebSockets close (1001), so that their slots
+    /// come free within the shutdown grace.
     pub(crate) shutdown: tokio::sync::watch::Sender<bool>,
 }
 

@@ -1,8 +1,7 @@
 //! The connection layer under the onion (SPEC N6): a connection cap (upgraded WebSockets
-//! included: the socket keeps its slot), a deadline for reading
-//! request headers (slowloris) and one for reading a request body (slow POST), and a bound on the
-//! header buffer. axum's own `serve` exposes none
-//! of these, so connections are accepted here and handed to hyper directly.
+//! included: the socket keeps its slot), a deadline for reading request headers (slowloris) and
+//! one for reading a request body (slow POST), and a bound on the header buffer. axum's own
+//! `serve` exposes none of these, so connections are accepted here and handed to hyper directly.
 //!
 //! The header deadline is kept here rather than by hyper's `header_read_timeout`, which arms a
 //! timer in the runtime's shared timer wheel for every request head and disarms it again (a lock,
@@ -15,8 +14,9 @@
 //! of it (plus up to a quarter of the header deadline), so a client cannot hold a slot by
 //! trickling a body either. It keeps watching during a graceful shutdown, with the header
 //! deadline for bodies too, so that neither can hold the shutdown past its grace. A close for an
-//! unfinished head or body is counted and audited ([`crate::slow_client`]); closing a connection
-//! that was merely idle (nothing sent since its last request) is not.
+//! unfinished head or body, or a connection that never sent a byte, is counted and audited
+//! ([`crate::slow_client`]); closing a keep-alive connection that was merely idle (nothing sent
+//! since its last request) is not.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -46,8 +46,8 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to send a request's body, from the gateway's first read of it.
 ///
 /// # Security
-/// A public route reads its body before it can check a token (the webhook's 64 KiB): without a
-/// deadline a client trickling one byte at a time would hold a connection slot for ever.
+/// Without a deadline a client trickling a body one byte at a time would hold a connection slot
+/// for ever.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most connections served at once; further clients wait in the kernel's backlog.
 ///
@@ -100,10 +100,11 @@ impl ServerLimits {
     }
 }
 
-/// What a connection's watchdog needs to know: how many requests are in flight, since when the
-/// connection has been idle, and since when a request body has been awaited (milliseconds since
-/// `base`; for the body, plus one, and 0 while none is), and whether the client has sent anything
-/// since its last request ended.
+/// What a connection's watchdog needs to know. Times are milliseconds since `base`.
+/// - `in_flight`, `idle_since_ms`: requests being served, and since when none has been;
+/// - `body_since_ms`: since when a request body has been awaited, plus one (0: none is);
+/// - `heard`: whether the client has sent anything since its last request ended;
+/// - `served`: whether the connection has carried a request at all.
 struct Activity {
     base: Instant,
     in_flight: AtomicU32,
@@ -241,8 +242,9 @@ impl hyper::body::Body for RequestBody {
 
 /// Closes the connection (by returning) once it has been idle for `idle` (the header deadline),
 /// or a request body has been awaited for `body` (the body deadline). Says what was unfinished:
-/// a head when the client had sent something since its last request, a body, or nothing (an idle
-/// connection).
+/// a body, a head (the client sent something since its last request), nothing at all on a
+/// connection that never carried a request ([`Stage::Silent`](crate::slow_client::Stage)), or
+/// `None` for a keep-alive connection that was merely idle.
 async fn watchdog(
     activity: Arc<Activity>,
     idle: Duration,
@@ -425,7 +427,6 @@ pub(crate) async fn run(
 ) {
     let max = limits.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -459,7 +460,8 @@ pub(crate) async fn run(
             .max_buf_size(MAX_HEAD_BUFFER_BYTES)
             .serve_connection(TokioIo::new(stream), svc)
             .with_upgrades();
-        let mut stop = stop_rx.clone();
+        // The edge's shutdown signal, which open WebSockets watch as well.
+        let mut stop = app.state().edge.shutdown.subscribe();
         let (idle, body) = (limits.header_read_timeout, limits.body_read_timeout);
         let state = Arc::clone(app.state());
         tokio::spawn(async move {
@@ -489,7 +491,6 @@ pub(crate) async fn run(
         });
     }
     drop(listener);
-    let _ = stop_tx.send(true);
     app.state().edge.shutdown.send_replace(true);
     let all = u32::try_from(max).unwrap_or(u32::MAX);
     if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))

@@ -128,17 +128,55 @@ async fn a_listed_proxy_is_believed_and_clients_behind_it_are_limited_separately
     assert_eq!(state.edge.settings().limiter.tracked_clients(), 2);
 }
 
-async fn serve(edge: EdgeState, limits: ServerLimits) -> (SocketAddr, tempfile::TempDir) {
-    let (state, home) = state(edge).await;
+type Server = tokio::task::JoinHandle<Result<(), rampart_gateway::GatewayError>>;
+
+/// Serves `state` on a loopback port until `shutdown` resolves.
+async fn listen(
+    state: AppState,
+    limits: ServerLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (SocketAddr, Server) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(rampart_gateway::serve_with(
-        listener,
-        state,
-        limits,
-        std::future::pending(),
+    let server = tokio::spawn(rampart_gateway::serve_with(
+        listener, state, limits, shutdown,
     ));
+    (addr, server)
+}
+
+async fn serve(edge: EdgeState, limits: ServerLimits) -> (SocketAddr, tempfile::TempDir) {
+    let (state, home) = state(edge).await;
+    let (addr, _) = listen(state, limits, std::future::pending()).await;
     (addr, home)
+}
+
+/// [`serve`] until the returned sender is sent on (or dropped); the server's task to await.
+async fn serve_until_stopped(
+    limits: ServerLimits,
+) -> (
+    SocketAddr,
+    tempfile::TempDir,
+    tokio::sync::oneshot::Sender<()>,
+    Server,
+) {
+    let (state, home) = state(EdgeState::default()).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (addr, server) = listen(state, limits, async move {
+        let _ = stopped.await;
+    })
+    .await;
+    (addr, home, stop, server)
+}
+
+/// `GET /api/health` on a fresh connection: the whole response.
+async fn health(addr: SocketAddr) -> String {
+    let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
+    ok.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    ok.read_to_end(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 #[tokio::test]
@@ -156,13 +194,8 @@ async fn a_slowloris_connection_is_closed_at_the_header_deadline() {
         .expect("the server closed the connection");
     assert!(read.is_err() || !String::from_utf8_lossy(&buf).contains("200 OK"));
     // A complete request on another connection is served.
-    let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
-    ok.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = Vec::new();
-    ok.read_to_end(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
+    let resp = health(addr).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
 }
 
 /// [`serve`] with an audit log in the test's home; also returns the log's path.
@@ -176,15 +209,25 @@ async fn serve_audited(
     let (sink, _) =
         rampart_audit::AuditSink::open(&log, key, rampart_audit::SinkOptions::default()).unwrap();
     state.events = Events::new(Some(sink));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(rampart_gateway::serve_with(
-        listener,
-        state,
-        limits,
-        std::future::pending(),
-    ));
+    let (addr, _) = listen(state, limits, std::future::pending()).await;
     (addr, home, log)
+}
+
+/// Exactly one `slow_client` entry in `log`, for `stage`, from this test's address, and `closes`
+/// such closes counted in `/metrics`.
+async fn assert_one_slow_client(log: &std::path::Path, addr: SocketAddr, stage: &str, closes: u32) {
+    let entries = audited(log, "slow_client", 1).await;
+    assert_eq!(
+        entries.len(),
+        1,
+        "one slow_client entry per client a minute"
+    );
+    assert_eq!(entries[0].detail.get(), format!(r#"{{"stage":"{stage}"}}"#));
+    assert_eq!(entries[0].actor, "ip:127.0.0.1");
+    assert_eq!(entries[0].outcome, "blocked");
+    let counted = format!("rampart_slow_clients_closed_total{{stage=\"{stage}\"}} {closes}");
+    let metrics = metrics(addr).await;
+    assert!(metrics.contains(&counted), "{metrics}");
 }
 
 /// The audit entries of kind `event` in `log`, waiting up to 5 s for at least `want`.
@@ -263,16 +306,7 @@ async fn a_client_trickling_its_head_is_closed_at_the_deadline_however_steadily_
         .await
         .expect("the server closed the trickling connection");
     // Audited as a slow client, by its address, and counted.
-    let entries = audited(&log, "slow_client", 1).await;
-    assert_eq!(entries.len(), 1, "one slow_client entry");
-    assert_eq!(entries[0].detail.get(), r#"{"stage":"head"}"#);
-    assert_eq!(entries[0].actor, "ip:127.0.0.1");
-    assert_eq!(entries[0].outcome, "blocked");
-    assert!(
-        metrics(addr)
-            .await
-            .contains("rampart_slow_clients_closed_total{stage=\"head\"} 1")
-    );
+    assert_one_slow_client(&log, addr, "head", 1).await;
 }
 
 #[tokio::test]
@@ -349,26 +383,10 @@ async fn a_client_trickling_a_body_is_closed_at_the_body_deadline() {
     let answered = trickle_a_body(addr, head.into_bytes()).await;
     assert!(!answered.contains("HTTP/1.1 2"), "{answered}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let entries = audited(&log, "slow_client", 1).await;
-    assert_eq!(
-        entries.len(),
-        1,
-        "one slow_client entry per client a minute"
-    );
-    assert_eq!(entries[0].detail.get(), r#"{"stage":"body"}"#);
-    assert!(
-        metrics(addr)
-            .await
-            .contains("rampart_slow_clients_closed_total{stage=\"body\"} 2")
-    );
+    assert_one_slow_client(&log, addr, "body", 2).await;
     // The server serves other connections meanwhile and after.
-    let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
-    ok.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = Vec::new();
-    ok.read_to_end(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
+    let resp = health(addr).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
 }
 
 #[tokio::test]
@@ -413,14 +431,7 @@ async fn a_client_that_connects_and_sends_nothing_is_closed_and_counted() {
     let _ = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut buf))
         .await
         .expect("the server closed the silent connection");
-    let entries = audited(&log, "slow_client", 1).await;
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].detail.get(), r#"{"stage":"silent"}"#);
-    assert!(
-        metrics(addr)
-            .await
-            .contains("rampart_slow_clients_closed_total{stage=\"silent\"} 1")
-    );
+    assert_one_slow_client(&log, addr, "silent", 1).await;
 }
 
 #[tokio::test]
@@ -447,18 +458,7 @@ async fn a_body_that_arrives_in_pieces_within_the_deadline_is_served() {
 #[tokio::test]
 async fn a_client_trickling_a_head_cannot_hold_a_graceful_shutdown() {
     let limits = ServerLimits::default().with_header_read_timeout(Duration::from_millis(400));
-    let (state, _home) = state(EdgeState::default()).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(rampart_gateway::serve_with(
-        listener,
-        state,
-        limits,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (addr, _home, stop, server) = serve_until_stopped(limits).await;
     let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
     slow.write_all(b"GET /api/health HTTP/1.1\r\nX-A: ")
         .await
@@ -512,18 +512,7 @@ async fn websockets_count_against_the_connection_cap_and_close_on_shutdown() {
     use tokio_tungstenite::tungstenite::Message;
     let mut limits = ServerLimits::default();
     limits.max_connections = 2;
-    let (state, _home) = state(EdgeState::default()).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(rampart_gateway::serve_with(
-        listener,
-        state,
-        limits,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (addr, _home, stop, server) = serve_until_stopped(limits).await;
     let url = format!("ws://{addr}/api/agents/assistant/ws?token={KEY}");
     let (mut first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let (mut second, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
@@ -588,16 +577,7 @@ async fn a_websocket_client_that_never_reads_is_dropped_and_frees_its_slot() {
         }
     }
     // The one slot comes free once the server drops the socket: a new client is served.
-    let served = async {
-        let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
-        ok.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = Vec::new();
-        ok.read_to_end(&mut buf).await.unwrap();
-        String::from_utf8_lossy(&buf).into_owned()
-    };
-    let resp = tokio::time::timeout(Duration::from_secs(20), served)
+    let resp = tokio::time::timeout(Duration::from_secs(20), health(addr))
         .await
         .expect("the stuck socket was dropped and its slot freed");
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
